@@ -1,0 +1,94 @@
+//! Application wiring: open the store, load the password rules' data, build the services,
+//! and hand them to the HTTP layer and the CLI as one [`AppState`].
+
+use std::sync::Arc;
+
+use crate::admin::AccountAdmin;
+use crate::audit::Auditor;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::Error;
+use crate::password::PasswordService;
+use crate::password::blocklist::Blocklist;
+use crate::password::breach::BreachFilter;
+use crate::password::hasher::Hasher;
+use crate::store::Stores;
+use crate::store::sqlite::{OpenMode, SqliteStore};
+
+/// Everything a request handler or a CLI command needs.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub stores: Stores,
+    pub auditor: Auditor,
+    pub passwords: Arc<PasswordService>,
+    pub admin: AccountAdmin,
+    sqlite: Arc<SqliteStore>,
+}
+
+impl AppState {
+    /// Open the store (creating it when `mode` allows) and build every service.
+    pub async fn build(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        mode: OpenMode,
+    ) -> Result<Self, Error> {
+        let sqlite = Arc::new(SqliteStore::open(&config.store.sqlite_path, mode).await?);
+        let stores = Stores::from_backend(sqlite.clone());
+        let facility_name = if config.facility.name.is_empty() {
+            config.facility.id.0.clone()
+        } else {
+            config.facility.name.clone()
+        };
+        stores
+            .accounts
+            .upsert_facility(&config.facility.id, &facility_name)
+            .await?;
+
+        let blocklist = match &config.password.blocklist_file {
+            Some(path) => Blocklist::with_file(path)
+                .map_err(|e| Error::io(format!("reading blocklist {}", path.display()), e))?,
+            None => Blocklist::bundled(),
+        };
+        let breach = match &config.password.breach_filter_file {
+            Some(path) => Some(Arc::new(BreachFilter::load(path)?)),
+            None => None,
+        };
+        let hasher = Hasher::new(
+            config.password.hashing,
+            config.password.pepper.clone(),
+            config.password.max_concurrent_hashes,
+        )?;
+        let passwords = Arc::new(PasswordService::new(
+            config.password.policy.clone(),
+            hasher,
+            Arc::new(blocklist),
+            breach,
+            config.facility.name.clone(),
+            stores.clone(),
+        ));
+        let auditor = Auditor::new(stores.audit.clone(), clock.clone());
+        let admin = AccountAdmin::new(
+            stores.clone(),
+            passwords.clone(),
+            auditor.clone(),
+            clock.clone(),
+            config.facility.id.clone(),
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            clock,
+            stores,
+            auditor,
+            passwords,
+            admin,
+            sqlite,
+        })
+    }
+
+    /// Close the database cleanly (checkpoints the WAL).
+    pub async fn close(&self) {
+        self.sqlite.close().await;
+    }
+}

@@ -1,0 +1,151 @@
+//! The audit log (guideline 17①–③): typed events, the hash-chained record, the service that
+//! appends them, and verification and export.
+//!
+//! Every row carries the SHA-256 of the row before it. An edited row no longer matches its
+//! own hash, a deleted row leaves a gap or a broken link, an inserted row makes two rows claim
+//! the same predecessor. Times are server-side only, stored in JST with the offset (G-23).
+
+pub mod chain;
+pub mod export;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::account::{FacilityId, token_enum};
+use crate::clock::Clock;
+use crate::store::{AuditStore, StoreError};
+
+token_enum! {
+    /// What happened.
+    EventKind {
+        LoginAttempt => "login_attempt", "ログイン試行";
+        AccountLocked => "account_locked", "アカウントロック";
+        AccountUnlocked => "account_unlocked", "ロック解除";
+        PasswordChanged => "password_changed", "パスワード変更";
+        PasswordRejected => "password_rejected", "パスワード拒否";
+        PasswordReset => "password_reset", "パスワード再発行";
+        AccountCreated => "account_created", "アカウント作成";
+        AccountDisabled => "account_disabled", "アカウント無効化";
+        AccountEnabled => "account_enabled", "アカウント有効化";
+        RoleChanged => "role_changed", "権限変更";
+        AccountCompromised => "account_compromised", "漏えい疑いの登録";
+        AdminAction => "admin_action", "管理操作";
+        BootstrapAdminCreated => "bootstrap_admin_created", "初期管理者作成";
+    }
+}
+
+token_enum! {
+    /// How it ended.
+    Outcome {
+        Success => "success", "成功";
+        Failure => "failure", "失敗";
+        Denied => "denied", "拒否";
+        Info => "info", "情報";
+    }
+}
+
+/// An event as the caller describes it; the log adds time, id and chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub facility_id: FacilityId,
+    pub kind: EventKind,
+    pub outcome: Outcome,
+    /// Who did it: `account:<username>`, `cli:<os user>`, `system`.
+    pub actor: Option<String>,
+    /// Whom it concerns (normalised username, device id).
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    pub device: Option<String>,
+    /// Structured detail: reason codes, counts, zone, policy ids, the operator's reason.
+    pub detail: serde_json::Value,
+}
+
+impl AuditEvent {
+    pub fn new(facility_id: FacilityId, kind: EventKind, outcome: Outcome) -> Self {
+        Self {
+            facility_id,
+            kind,
+            outcome,
+            actor: None,
+            subject: None,
+            ip: None,
+            device: None,
+            detail: serde_json::Value::Object(serde_json::Map::new()),
+        }
+    }
+
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
+    }
+
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    pub fn detail(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        if let serde_json::Value::Object(map) = &mut self.detail {
+            map.insert(key.to_owned(), value.into());
+        }
+        self
+    }
+}
+
+/// A stored row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub event_id: Uuid,
+    /// The instant, UTC.
+    #[serde(skip)]
+    pub at: DateTime<Utc>,
+    /// The instant as stored and hashed: JST with offset.
+    #[serde(rename = "at")]
+    pub at_text: String,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A row about to be appended: everything but its place in the chain.
+#[derive(Debug, Clone)]
+pub struct PendingRecord {
+    pub event_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub at_text: String,
+    pub event: AuditEvent,
+}
+
+/// Appends events. Returns only once the row is committed, so a caller that answers after
+/// `record` never acknowledges an action whose audit row could still be lost.
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    store: Arc<dyn AuditStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Auditor {
+    pub fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    pub async fn record(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
+        let at = self.clock.now();
+        let pending = PendingRecord {
+            event_id: crate::account::new_v7(at),
+            at,
+            at_text: crate::clock::to_jst_string(at),
+            event,
+        };
+        let result = self.store.append_audit(pending).await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "audit append failed; the action is reported as failed");
+        }
+        result
+    }
+}

@@ -1,0 +1,70 @@
+//! `sekimori config check`.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::{Failure, Lang};
+use crate::config::{Config, Sources};
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration; print every problem with its key and a fix.
+    Check {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: ConfigCommand, config: &Option<PathBuf>, lang: Lang) -> Result<(), Failure> {
+    let ConfigCommand::Check { json } = cmd;
+    match Config::load(&Sources {
+        file: config.clone(),
+        env: true,
+    }) {
+        Ok(c) => {
+            if json {
+                super::output::print_json(
+                    &serde_json::json!({ "ok": true, "source": c.source, "problems": [] }),
+                )?;
+            } else {
+                println!(
+                    "{} ({})",
+                    lang.pick("configuration OK", "設定に問題はありません"),
+                    c.source
+                );
+                println!(
+                    "  listen: {}  public_url: {}",
+                    c.server.listen, c.server.public_url
+                );
+                println!("  store: sqlite {}", c.store.sqlite_path.display());
+                let p = &c.password.policy;
+                println!(
+                    "  password: profile {:?}, min {} (2FA) / {} (no 2FA), max {}, history {}, strength >= {}",
+                    p.composition,
+                    p.min_length_with_second_factor,
+                    p.min_length_without_second_factor,
+                    p.max_length,
+                    p.history_depth,
+                    p.min_score
+                );
+                println!(
+                    "  password rotation: {}",
+                    lang.pick("none (guideline 7.0)", "なし（第7.0版）")
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            if json {
+                super::output::print_json(
+                    &serde_json::json!({ "ok": false, "source": e.source, "problems": e.problems }),
+                )?;
+                Err(Failure::new(3, format!("{} problem(s)", e.problems.len())))
+            } else {
+                Err(Failure::new(3, e.to_string()))
+            }
+        }
+    }
+}

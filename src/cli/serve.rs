@@ -1,0 +1,87 @@
+//! `sekimori serve`: start the gateway, create the bootstrap admin on an empty store, and
+//! shut down gracefully on SIGTERM or Ctrl-C.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Failure, load_config};
+use crate::app::AppState;
+use crate::clock::SystemClock;
+use crate::config::LogFormat;
+use crate::store::sqlite::OpenMode;
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().with_current_span(false).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
+    let config = load_config(config)?;
+    init_logging(config.log.format, &config.log.level);
+    let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
+    let listen = config.server.listen;
+    let state = AppState::build(config, Arc::new(SystemClock), OpenMode::CreateAndMigrate).await?;
+    if let Some((account, password)) = state.admin.bootstrap_if_empty().await? {
+        // Printed once to the operator's terminal, never logged.
+        println!("==========================================================================");
+        println!(" 初期管理者を作成しました / Bootstrap administrator created");
+        println!("   username: {}", account.username);
+        println!("   one-time password: {}", password.expose());
+        println!(" 初回ログイン時に変更が必要です。この表示は一度だけです。");
+        println!(" It must be changed at first login. It is shown only this once.");
+        println!("==========================================================================");
+        tracing::warn!(username = %account.username, "bootstrap administrator created; one-time password printed to stdout");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::new(1, format!("cannot listen on {listen}: {e}")))?;
+    tracing::info!(%listen, version = env!("CARGO_PKG_VERSION"), "sekimori listening");
+    let app = crate::http::build_router(state.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = tx.send(());
+    });
+    let server = tokio::spawn(async move { server.await });
+    // Once shutdown starts, in-flight requests get `grace` to finish.
+    let outcome = tokio::select! {
+        r = server => r.map_err(|e| Failure::new(1, e.to_string()))?.map_err(|e| Failure::new(1, e.to_string())),
+        () = async { let _ = rx.await; tokio::time::sleep(grace).await; } => {
+            tracing::warn!("grace period over; closing remaining connections");
+            Ok(())
+        }
+    };
+    state.close().await;
+    tracing::info!("stopped");
+    outcome
+}

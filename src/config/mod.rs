@@ -1,0 +1,189 @@
+//! Configuration: the embedded default (`config/sekimori.toml`), then a TOML file, then
+//! environment variables `SEKIMORI__SECTION__KEY`, then validation into [`Config`]. Loading
+//! collects every problem, each with its key path and a fix, instead of stopping at the first.
+
+pub mod raw;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format as _, Toml};
+
+use crate::account::FacilityId;
+use crate::crypto::hash::HashParams;
+use crate::crypto::secret::SecretBytes;
+use crate::password::rules::PasswordPolicy;
+pub use raw::RawConfig;
+
+/// The embedded default configuration.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/sekimori.toml");
+/// Environment variable prefix; `__` separates sections from keys.
+pub const ENV_PREFIX: &str = "SEKIMORI__";
+
+/// One problem in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// Dotted key path, e.g. `password.min_length_with_second_factor`.
+    pub key: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}\n    fix: {}", self.key, self.message, self.fix)
+    }
+}
+
+/// Configuration could not be loaded.
+#[derive(Debug)]
+pub struct ConfigErrors {
+    pub source: String,
+    pub problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "configuration from {} has {} problem(s):",
+            self.source,
+            self.problems.len()
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_url: String,
+    pub public_host: String,
+    pub danger_insecure_cookies: bool,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub sqlite_path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct FacilityConfig {
+    pub id: FacilityId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PasswordConfig {
+    pub policy: PasswordPolicy,
+    pub hashing: HashParams,
+    pub max_concurrent_hashes: usize,
+    pub blocklist_file: Option<PathBuf>,
+    pub breach_filter_file: Option<PathBuf>,
+    pub pepper: Option<SecretBytes>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub store: StoreConfig,
+    pub facility: FacilityConfig,
+    pub password: PasswordConfig,
+    pub log: LogConfig,
+    /// Where it came from, for messages.
+    pub source: String,
+}
+
+/// Where to read from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// A TOML file; it must exist when given.
+    pub file: Option<PathBuf>,
+    /// Read `SEKIMORI__*` variables from the process environment.
+    pub env: bool,
+}
+
+impl Config {
+    /// Load from the embedded default, the file and the environment.
+    pub fn load(sources: &Sources) -> Result<Config, ConfigErrors> {
+        let mut figment = Figment::from(Toml::string(EMBEDDED_DEFAULT));
+        let mut source = String::from("embedded defaults");
+        if let Some(path) = &sources.file {
+            if !path.is_file() {
+                return Err(ConfigErrors {
+                    source: path.display().to_string(),
+                    problems: vec![Problem {
+                        key: "(file)".into(),
+                        message: format!("configuration file {} does not exist or is not a file", path.display()),
+                        fix: "pass an existing file with --config, or omit it to use the embedded defaults".into(),
+                    }],
+                });
+            }
+            figment = figment.merge(Toml::file_exact(path));
+            source = path.display().to_string();
+        }
+        if sources.env {
+            figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+            source.push_str(" + environment");
+        }
+        let value: serde_json::Value = figment.extract().map_err(|e| ConfigErrors {
+            source: source.clone(),
+            problems: e
+                .into_iter()
+                .map(|e| Problem {
+                    key: if e.path.is_empty() {
+                        "(file)".into()
+                    } else {
+                        e.path.join(".")
+                    },
+                    message: e.kind.to_string()
+                        + &e.metadata
+                            .as_ref()
+                            .map(|m| format!(" (in {})", m.name))
+                            .unwrap_or_default(),
+                    fix: "correct the TOML syntax at the position given".into(),
+                })
+                .collect(),
+        })?;
+        validate::validate(value, &source)
+    }
+
+    /// Parse a TOML string on top of the embedded default; for tests and `config check`.
+    pub fn from_toml_str(toml: &str) -> Result<Config, ConfigErrors> {
+        let figment = Figment::from(Toml::string(EMBEDDED_DEFAULT)).merge(Toml::string(toml));
+        let value: serde_json::Value = figment.extract().map_err(|e| ConfigErrors {
+            source: "string".into(),
+            problems: vec![Problem {
+                key: "(file)".into(),
+                message: e.to_string(),
+                fix: "correct the TOML syntax".into(),
+            }],
+        })?;
+        validate::validate(value, "string")
+    }
+
+    /// The store directory, for files kept beside the database (signing keys later).
+    pub fn data_dir(&self) -> &Path {
+        self.store.sqlite_path.parent().unwrap_or(Path::new("."))
+    }
+}

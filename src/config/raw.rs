@@ -1,0 +1,153 @@
+//! The raw configuration shape, exactly as written in TOML or the environment. Unknown keys
+//! are refused. Defaults here equal `config/sekimori.toml`, the embedded default file.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub store: RawStore,
+    pub state: RawState,
+    pub facility: RawFacility,
+    pub password: RawPassword,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: String,
+    pub public_url: String,
+    pub danger_insecure_cookies: bool,
+    pub max_body_bytes: usize,
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://localhost:8080".into(),
+            danger_insecure_cookies: true,
+            max_body_bytes: 16 * 1024,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStore {
+    pub backend: String,
+    pub sqlite_path: PathBuf,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        Self {
+            backend: "sqlite".into(),
+            sqlite_path: PathBuf::from("./data/sekimori.db"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawState {
+    pub backend: String,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        Self {
+            backend: "memory".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawFacility {
+    pub id: String,
+    pub name: String,
+}
+
+impl Default for RawFacility {
+    fn default() -> Self {
+        Self {
+            id: "default".into(),
+            name: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPassword {
+    pub profile: String,
+    pub min_length_with_second_factor: usize,
+    pub min_length_without_second_factor: usize,
+    pub max_length: usize,
+    pub min_strength: u8,
+    pub history_depth: usize,
+    pub blocklist_file: Option<PathBuf>,
+    pub breach_filter_file: Option<PathBuf>,
+    pub pepper_file: Option<PathBuf>,
+    pub hashing: RawHashing,
+}
+
+impl Default for RawPassword {
+    fn default() -> Self {
+        Self {
+            profile: "mhlw".into(),
+            min_length_with_second_factor: 8,
+            min_length_without_second_factor: 15,
+            max_length: 128,
+            min_strength: 3,
+            history_depth: 5,
+            blocklist_file: None,
+            breach_filter_file: None,
+            pepper_file: None,
+            hashing: RawHashing::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHashing {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub max_concurrent: usize,
+}
+
+impl Default for RawHashing {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub format: String,
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: "json".into(),
+            level: "info".into(),
+        }
+    }
+}

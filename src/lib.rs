@@ -1,0 +1,22 @@
+//! 関守 Sekimori: an authentication gateway that puts Japan's MHLW guideline 7.0 for medical
+//! information systems into practice. See `README.md` for the product and `config/` for
+//! every setting.
+//!
+//! Data flows one way: `http` → `admin` / `password` → `store` / `crypto`. The domain
+//! modules (`account`, `password::rules`, `audit::chain`) are pure and take `now` as an
+//! argument.
+
+pub mod account;
+pub mod admin;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod password;
+pub mod store;
+
+pub use http::build_router;

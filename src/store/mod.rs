@@ -1,0 +1,160 @@
+//! Durable data. One trait per aggregate (accounts, credentials, password history, audit);
+//! SQLite is the embedded implementation, and PostgreSQL can follow behind the same traits
+//! and the same conformance suite (`tests/it/store_conformance.rs`).
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::account::{Account, AccountId, FacilityId, PersonId, Username};
+use crate::audit::{AuditRecord, PendingRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("the database is read-only: {0}")]
+    ReadOnly(String),
+    #[error("the database file is corrupt or not a database: {0}")]
+    Corrupt(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is invalid: {0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound(_) => "not_found",
+            StoreError::Conflict(_) => "conflict",
+            StoreError::ReadOnly(_) => "store_read_only",
+            StoreError::Corrupt(_) => "store_corrupt",
+            StoreError::Unavailable(_) => "store_unavailable",
+            StoreError::Invalid(_) => "store_invalid_data",
+        }
+    }
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync + std::fmt::Debug {
+    /// Create the facility row if it does not exist; update its name if it does.
+    async fn upsert_facility(&self, id: &FacilityId, name: &str) -> Result<(), StoreError>;
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
+    async fn get_account(&self, id: AccountId) -> Result<Account, StoreError>;
+    async fn find_account_by_username(
+        &self,
+        facility: &FacilityId,
+        username: &Username,
+    ) -> Result<Option<Account>, StoreError>;
+    async fn list_accounts(&self, facility: &FacilityId) -> Result<Vec<Account>, StoreError>;
+    async fn list_accounts_of_person(&self, person: PersonId) -> Result<Vec<Account>, StoreError>;
+    async fn count_accounts(&self) -> Result<u64, StoreError>;
+    /// Replace the mutable fields (status, roles, groups, names, flags, timestamps).
+    async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
+}
+
+/// The account's current password credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordCredential {
+    pub account_id: AccountId,
+    pub phc: String,
+    pub set_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait CredentialStore: Send + Sync + std::fmt::Debug {
+    async fn find_password(
+        &self,
+        account: AccountId,
+    ) -> Result<Option<PasswordCredential>, StoreError>;
+    /// Make `phc` the current password and the newest history entry, keeping at most
+    /// `history_depth` history entries for the account; all in one transaction.
+    async fn set_password(
+        &self,
+        account: AccountId,
+        person: PersonId,
+        phc: &str,
+        now: DateTime<Utc>,
+        history_depth: usize,
+    ) -> Result<(), StoreError>;
+    /// Swap the current hash for one with upgraded parameters (same password, no history
+    /// entry). Only succeeds if the stored hash is still `old_phc`.
+    async fn upgrade_password_hash(
+        &self,
+        account: AccountId,
+        old_phc: &str,
+        new_phc: &str,
+    ) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait PasswordHistoryStore: Send + Sync + std::fmt::Debug {
+    /// The newest `limit` password hashes of the account, newest first (the current one
+    /// included).
+    async fn recent_password_hashes(
+        &self,
+        account: AccountId,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+}
+
+/// Which audit rows to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub after_seq: Option<i64>,
+    pub limit: Option<u64>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync + std::fmt::Debug {
+    /// Append one row to the chain; returns once it is committed.
+    async fn append_audit(&self, pending: PendingRecord) -> Result<AuditRecord, StoreError>;
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+#[async_trait]
+pub trait StoreHealth: Send + Sync + std::fmt::Debug {
+    /// Cheap round trip that proves the store answers and can be written.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The store handles the rest of the program holds.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    pub accounts: Arc<dyn AccountStore>,
+    pub credentials: Arc<dyn CredentialStore>,
+    pub history: Arc<dyn PasswordHistoryStore>,
+    pub audit: Arc<dyn AuditStore>,
+    pub health: Arc<dyn StoreHealth>,
+}
+
+impl Stores {
+    /// All aggregates from one backend object.
+    pub fn from_backend<B>(backend: Arc<B>) -> Self
+    where
+        B: AccountStore
+            + CredentialStore
+            + PasswordHistoryStore
+            + AuditStore
+            + StoreHealth
+            + 'static,
+    {
+        Self {
+            accounts: backend.clone(),
+            credentials: backend.clone(),
+            history: backend.clone(),
+            audit: backend.clone(),
+            health: backend,
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Accounts, password credentials and password history in SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+use super::{SqliteStore, map_err};
+use crate::account::{Account, AccountId, FacilityId, Group, PersonId, Role, Username};
+use crate::clock::{from_millis, to_millis};
+use crate::store::{
+    AccountStore, CredentialStore, PasswordCredential, PasswordHistoryStore, StoreError,
+};
+
+fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("{what}: {e}"))
+}
+
+fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, StoreError> {
+    let s: String = row.try_get(col).map_err(map_err)?;
+    Uuid::parse_str(&s).map_err(|e| invalid(col, e))
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
+    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    let get_opt_s = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
+    let get_opt_t = |c: &str| {
+        row.try_get::<Option<i64>, _>(c)
+            .map_err(map_err)
+            .map(|v| v.map(from_millis))
+    };
+    let roles: Vec<Role> =
+        serde_json::from_str(&get_s("roles")?).map_err(|e| invalid("roles", e))?;
+    let groups: Vec<Group> =
+        serde_json::from_str(&get_s("groups_json")?).map_err(|e| invalid("groups", e))?;
+    Ok(Account {
+        id: AccountId(uuid_col(row, "id")?),
+        facility_id: FacilityId(get_s("facility_id")?),
+        username: Username::from_stored(get_s("username")?),
+        login_name: get_s("login_name")?,
+        display_name: get_s("display_name")?,
+        kana_name: get_opt_s("kana_name")?,
+        email: get_opt_s("email")?,
+        account_type: get_s("account_type")?
+            .parse()
+            .map_err(|e| invalid("account_type", e))?,
+        status: get_s("status")?.parse().map_err(|e| invalid("status", e))?,
+        roles,
+        groups,
+        person_id: PersonId(uuid_col(row, "person_id")?),
+        second_factor_required: row
+            .try_get::<i64, _>("second_factor_required")
+            .map_err(map_err)?
+            != 0,
+        created_at: from_millis(row.try_get("created_at").map_err(map_err)?),
+        updated_at: from_millis(row.try_get("updated_at").map_err(map_err)?),
+        last_login_at: get_opt_t("last_login_at")?,
+        password_set_at: get_opt_t("password_set_at")?,
+    })
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| invalid("json", e))
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn upsert_facility(&self, id: &FacilityId, name: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO facilities (id, name) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET name = excluded.name")
+            .bind(&id.0)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO accounts (id, facility_id, username, login_name, display_name, kana_name, email, \
+             account_type, status, roles, groups_json, person_id, second_factor_required, created_at, \
+             updated_at, last_login_at, password_set_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        )
+        .bind(a.id.0.to_string())
+        .bind(&a.facility_id.0)
+        .bind(a.username.as_str())
+        .bind(&a.login_name)
+        .bind(&a.display_name)
+        .bind(&a.kana_name)
+        .bind(&a.email)
+        .bind(a.account_type.as_str())
+        .bind(a.status.as_str())
+        .bind(json(&a.roles)?)
+        .bind(json(&a.groups)?)
+        .bind(a.person_id.0.to_string())
+        .bind(i64::from(a.second_factor_required))
+        .bind(to_millis(a.created_at))
+        .bind(to_millis(a.updated_at))
+        .bind(a.last_login_at.map(to_millis))
+        .bind(a.password_set_at.map(to_millis))
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match map_err(e) {
+                StoreError::Conflict(m) if m.contains("username") => Err(StoreError::Conflict(
+                    format!("username `{}` is taken", a.username),
+                )),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn get_account(&self, id: AccountId) -> Result<Account, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, facility_id, username, login_name, display_name, kana_name, email, account_type, status, \
+             roles, groups_json, person_id, second_factor_required, created_at, updated_at, last_login_at, \
+             password_set_at FROM accounts WHERE id = ?1",
+        )
+        .bind(id.0.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref()
+            .map(account_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound("account"))
+    }
+
+    async fn find_account_by_username(
+        &self,
+        facility: &FacilityId,
+        username: &Username,
+    ) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, facility_id, username, login_name, display_name, kana_name, email, account_type, status, \
+             roles, groups_json, person_id, second_factor_required, created_at, updated_at, last_login_at, \
+             password_set_at FROM accounts WHERE facility_id = ?1 AND username = ?2",
+        )
+        .bind(&facility.0)
+        .bind(username.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn list_accounts(&self, facility: &FacilityId) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, facility_id, username, login_name, display_name, kana_name, email, account_type, status, \
+             roles, groups_json, person_id, second_factor_required, created_at, updated_at, last_login_at, \
+             password_set_at FROM accounts WHERE facility_id = ?1 ORDER BY username",
+        )
+        .bind(&facility.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn list_accounts_of_person(&self, person: PersonId) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, facility_id, username, login_name, display_name, kana_name, email, account_type, status, \
+             roles, groups_json, person_id, second_factor_required, created_at, updated_at, last_login_at, \
+             password_set_at FROM accounts WHERE person_id = ?1 ORDER BY created_at",
+        )
+        .bind(person.0.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn count_accounts(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn update_account(&self, a: &Account) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE accounts SET display_name = ?2, kana_name = ?3, email = ?4, account_type = ?5, status = ?6, \
+             roles = ?7, groups_json = ?8, person_id = ?9, second_factor_required = ?10, updated_at = ?11, \
+             last_login_at = ?12, password_set_at = ?13 WHERE id = ?1",
+        )
+        .bind(a.id.0.to_string())
+        .bind(&a.display_name)
+        .bind(&a.kana_name)
+        .bind(&a.email)
+        .bind(a.account_type.as_str())
+        .bind(a.status.as_str())
+        .bind(json(&a.roles)?)
+        .bind(json(&a.groups)?)
+        .bind(a.person_id.0.to_string())
+        .bind(i64::from(a.second_factor_required))
+        .bind(to_millis(a.updated_at))
+        .bind(a.last_login_at.map(to_millis))
+        .bind(a.password_set_at.map(to_millis))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("account"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CredentialStore for SqliteStore {
+    async fn find_password(
+        &self,
+        account: AccountId,
+    ) -> Result<Option<PasswordCredential>, StoreError> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT secret, created_at FROM credentials WHERE account_id = ?1 AND kind = 'password'")
+                .bind(account.0.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(row.map(|(phc, at)| PasswordCredential {
+            account_id: account,
+            phc,
+            set_at: from_millis(at),
+        }))
+    }
+
+    async fn set_password(
+        &self,
+        account: AccountId,
+        person: PersonId,
+        phc: &str,
+        now: DateTime<Utc>,
+        history_depth: usize,
+    ) -> Result<(), StoreError> {
+        let id = account.0.to_string();
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        sqlx::query("DELETE FROM credentials WHERE account_id = ?1 AND kind = 'password'")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("INSERT INTO credentials (account_id, kind, secret, created_at) VALUES (?1, 'password', ?2, ?3)")
+            .bind(&id)
+            .bind(phc)
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("INSERT INTO password_history (account_id, person_id, phc, set_at) VALUES (?1, ?2, ?3, ?4)")
+            .bind(&id)
+            .bind(person.0.to_string())
+            .bind(phc)
+            .bind(to_millis(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        // Older hashes are of no further use and only give an attacker more to crack.
+        sqlx::query(
+            "DELETE FROM password_history WHERE account_id = ?1 AND id NOT IN \
+             (SELECT id FROM password_history WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2)",
+        )
+        .bind(&id)
+        .bind(i64::try_from(history_depth.max(1)).unwrap_or(i64::MAX))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        account: AccountId,
+        old_phc: &str,
+        new_phc: &str,
+    ) -> Result<bool, StoreError> {
+        let id = account.0.to_string();
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let done = sqlx::query("UPDATE credentials SET secret = ?3 WHERE account_id = ?1 AND kind = 'password' AND secret = ?2")
+            .bind(&id)
+            .bind(old_phc)
+            .bind(new_phc)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("UPDATE password_history SET phc = ?3 WHERE account_id = ?1 AND phc = ?2")
+            .bind(&id)
+            .bind(old_phc)
+            .bind(new_phc)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl PasswordHistoryStore for SqliteStore {
+    async fn recent_password_hashes(
+        &self,
+        account: AccountId,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT phc FROM password_history WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
+        )
+        .bind(account.0.to_string())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)
+    }
+}

@@ -1,0 +1,117 @@
+//! The audit chain in SQLite. Appends take the write lock first (`BEGIN IMMEDIATE`), so two
+//! processes (the server and a CLI command) never fork the chain.
+
+use async_trait::async_trait;
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+use super::{SqliteStore, map_err};
+use crate::account::FacilityId;
+use crate::audit::chain::{GENESIS, row_hash};
+use crate::audit::{AuditEvent, AuditRecord, PendingRecord};
+use crate::clock::{from_millis, to_millis};
+use crate::store::{AuditQuery, AuditStore, StoreError};
+
+fn record_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
+    let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    let o = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
+    let bad = |c: &str, e: String| StoreError::Invalid(format!("audit row column {c}: {e}"));
+    // A row whose kind or outcome no longer parses is still reported (and then fails
+    // verification) rather than hiding the whole log behind a decode error.
+    let kind = s("kind")?.parse().map_err(|e| bad("kind", e))?;
+    let outcome = s("outcome")?.parse().map_err(|e| bad("outcome", e))?;
+    let detail_text = s("detail")?;
+    let detail =
+        serde_json::from_str(&detail_text).unwrap_or(serde_json::Value::String(detail_text));
+    Ok(AuditRecord {
+        seq: row.try_get("seq").map_err(map_err)?,
+        event_id: Uuid::parse_str(&s("event_id")?).map_err(|e| bad("event_id", e.to_string()))?,
+        at: from_millis(row.try_get("at_ms").map_err(map_err)?),
+        at_text: s("at")?,
+        event: AuditEvent {
+            facility_id: FacilityId(s("facility_id")?),
+            kind,
+            outcome,
+            actor: o("actor")?,
+            subject: o("subject")?,
+            ip: o("ip")?,
+            device: o("device")?,
+            detail,
+        },
+        prev_hash: s("prev_hash")?,
+        hash: s("hash")?,
+    })
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, p: PendingRecord) -> Result<AuditRecord, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(s, h)| (s + 1, h));
+        let hash = row_hash(&prev_hash, &p);
+        let e = &p.event;
+        let detail =
+            serde_json::to_string(&e.detail).map_err(|err| StoreError::Invalid(err.to_string()))?;
+        sqlx::query(
+            "INSERT INTO audit_log (seq, event_id, facility_id, at, at_ms, kind, outcome, actor, subject, ip, \
+             device, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )
+        .bind(seq)
+        .bind(p.event_id.to_string())
+        .bind(&e.facility_id.0)
+        .bind(&p.at_text)
+        .bind(to_millis(p.at))
+        .bind(e.kind.as_str())
+        .bind(e.outcome.as_str())
+        .bind(&e.actor)
+        .bind(&e.subject)
+        .bind(&e.ip)
+        .bind(&e.device)
+        .bind(&detail)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(AuditRecord {
+            seq,
+            event_id: p.event_id,
+            at: p.at,
+            at_text: p.at_text,
+            event: p.event,
+            prev_hash,
+            hash,
+        })
+    }
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let sql = if q.newest_first {
+            "SELECT * FROM audit_log WHERE (?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR at_ms < ?2) \
+             AND (?3 IS NULL OR seq > ?3) ORDER BY seq DESC LIMIT ?4"
+        } else {
+            "SELECT * FROM audit_log WHERE (?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR at_ms < ?2) \
+             AND (?3 IS NULL OR seq > ?3) ORDER BY seq ASC LIMIT ?4"
+        };
+        let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let rows = sqlx::query(sql)
+            .bind(q.from.map(to_millis))
+            .bind(q.to.map(to_millis))
+            .bind(q.after_seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(record_from_row).collect()
+    }
+}

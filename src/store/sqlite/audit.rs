@@ -9,24 +9,38 @@ use uuid::Uuid;
 use super::{SqliteStore, map_err};
 use crate::account::FacilityId;
 use crate::audit::chain::{GENESIS, row_hash};
-use crate::audit::{AuditEvent, AuditRecord, PendingRecord};
+use crate::audit::{AuditEvent, AuditRecord, EventKind, Outcome, PendingRecord};
 use crate::clock::{from_millis, to_millis};
 use crate::store::{AuditQuery, AuditStore, StoreError};
 
 fn record_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
     let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
     let o = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
-    let bad = |c: &str, e: String| StoreError::Invalid(format!("audit row column {c}: {e}"));
-    // A row whose kind or outcome no longer parses is still reported (and then fails
-    // verification) rather than hiding the whole log behind a decode error.
-    let kind = s("kind")?.parse().map_err(|e| bad("kind", e))?;
-    let outcome = s("outcome")?.parse().map_err(|e| bad("outcome", e))?;
+    // Values the application never writes (an unknown kind, a malformed id) can only come from
+    // tampering. They are replaced by placeholders, so the row's recomputed hash no longer
+    // matches and `audit verify` names it, instead of one bad row hiding the whole log.
+    let mut undecodable = Vec::new();
+    let kind = s("kind")?.parse().unwrap_or_else(|e: String| {
+        undecodable.push(e);
+        EventKind::AdminAction
+    });
+    let outcome = s("outcome")?.parse().unwrap_or_else(|e: String| {
+        undecodable.push(e);
+        Outcome::Info
+    });
+    let event_id = Uuid::parse_str(&s("event_id")?).unwrap_or_else(|e| {
+        undecodable.push(format!("event_id: {e}"));
+        Uuid::nil()
+    });
     let detail_text = s("detail")?;
-    let detail =
+    let mut detail =
         serde_json::from_str(&detail_text).unwrap_or(serde_json::Value::String(detail_text));
+    if !undecodable.is_empty() {
+        detail = serde_json::json!({ "undecodable": undecodable, "stored_detail": detail });
+    }
     Ok(AuditRecord {
         seq: row.try_get("seq").map_err(map_err)?,
-        event_id: Uuid::parse_str(&s("event_id")?).map_err(|e| bad("event_id", e.to_string()))?,
+        event_id,
         at: from_millis(row.try_get("at_ms").map_err(map_err)?),
         at_text: s("at")?,
         event: AuditEvent {

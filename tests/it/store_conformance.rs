@@ -1,0 +1,301 @@
+//! The store conformance suite: what every `Stores` backend must do. Written against the
+//! traits only; run here against SQLite, and against PostgreSQL when that backend lands.
+
+use std::sync::Arc;
+
+use chrono::{Duration, TimeZone, Utc};
+use sekimori::account::{
+    Account, AccountStatus, AccountType, FacilityId, NewAccount, Role, Username,
+};
+use sekimori::audit::chain::Verifier;
+use sekimori::audit::{AuditEvent, EventKind, Outcome, PendingRecord};
+use sekimori::store::sqlite::{OpenMode, SqliteStore};
+use sekimori::store::{AuditQuery, StoreError, Stores};
+
+fn facility() -> FacilityId {
+    FacilityId("default".into())
+}
+
+fn new_account(name: &str, person: Option<sekimori::account::PersonId>, at_secs: i64) -> Account {
+    NewAccount {
+        facility_id: facility(),
+        login_name: name.into(),
+        display_name: format!("{name} 様"),
+        kana_name: None,
+        email: None,
+        account_type: AccountType::Staff,
+        roles: vec![Role::parse("nurse").unwrap()],
+        groups: vec![],
+        person_id: person,
+        second_factor_required: false,
+    }
+    .into_account(Utc.timestamp_opt(1_800_000_000 + at_secs, 0).unwrap())
+    .unwrap()
+}
+
+fn pending(n: u32) -> PendingRecord {
+    let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + Duration::minutes(i64::from(n));
+    PendingRecord {
+        event_id: sekimori::account::new_v7(at),
+        at,
+        at_text: sekimori::clock::to_jst_string(at),
+        event: AuditEvent::new(facility(), EventKind::LoginAttempt, Outcome::Failure)
+            .subject(format!("u{n}")),
+    }
+}
+
+/// Every check, against any backend.
+pub async fn conformance(s: &Stores) {
+    s.accounts
+        .upsert_facility(&facility(), "さくら診療所")
+        .await
+        .unwrap();
+
+    // Accounts: insert, get, find by normalised name, uniqueness, update, list, person link.
+    let a = new_account("ＹＡＭＡＤＡ", None, 0);
+    s.accounts.insert_account(&a).await.unwrap();
+    assert_eq!(s.accounts.get_account(a.id).await.unwrap(), a);
+    let found = s
+        .accounts
+        .find_account_by_username(&facility(), &Username::parse("yamada").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found.as_ref().map(|x| x.id), Some(a.id));
+    assert_eq!(found.unwrap().login_name, "ＹＡＭＡＤＡ");
+    let dup = new_account("Yamada", None, 1);
+    assert!(matches!(
+        s.accounts.insert_account(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let linked = new_account("yamada-admin", Some(a.person_id), 2);
+    s.accounts.insert_account(&linked).await.unwrap();
+    let person = s
+        .accounts
+        .list_accounts_of_person(a.person_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        person.iter().map(|x| x.id).collect::<Vec<_>>(),
+        vec![a.id, linked.id]
+    );
+    let mut changed = a.clone();
+    changed.status = AccountStatus::Disabled;
+    changed.roles = vec![Role::parse("doctor").unwrap()];
+    s.accounts.update_account(&changed).await.unwrap();
+    assert_eq!(
+        s.accounts.get_account(a.id).await.unwrap().status,
+        AccountStatus::Disabled
+    );
+    assert_eq!(
+        s.accounts.list_accounts(&facility()).await.unwrap().len(),
+        2
+    );
+    assert_eq!(s.accounts.count_accounts().await.unwrap(), 2);
+    let ghost = new_account("ghost", None, 3);
+    assert!(matches!(
+        s.accounts.get_account(ghost.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        s.accounts.update_account(&ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        s.accounts
+            .find_account_by_username(&facility(), &ghost.username)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Credentials and history: newest first, pruned to depth, upgrade in place.
+    assert!(s.credentials.find_password(a.id).await.unwrap().is_none());
+    let t0 = Utc.timestamp_opt(1_800_000_000, 0).unwrap();
+    for i in 0..7 {
+        s.credentials
+            .set_password(
+                a.id,
+                a.person_id,
+                &format!("phc-{i}"),
+                t0 + Duration::days(i),
+                5,
+            )
+            .await
+            .unwrap();
+    }
+    let cur = s.credentials.find_password(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (cur.phc.as_str(), cur.set_at),
+        ("phc-6", t0 + Duration::days(6))
+    );
+    let hist = s.history.recent_password_hashes(a.id, 10).await.unwrap();
+    assert_eq!(
+        hist,
+        vec!["phc-6", "phc-5", "phc-4", "phc-3", "phc-2"],
+        "pruned to the last 5, newest first"
+    );
+    assert_eq!(
+        s.history.recent_password_hashes(a.id, 2).await.unwrap(),
+        vec!["phc-6", "phc-5"]
+    );
+    assert!(
+        s.credentials
+            .upgrade_password_hash(a.id, "phc-6", "phc-6-upgraded")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.credentials
+            .upgrade_password_hash(a.id, "phc-6", "stale")
+            .await
+            .unwrap(),
+        "compare-and-swap"
+    );
+    assert_eq!(
+        s.credentials
+            .find_password(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .phc,
+        "phc-6-upgraded"
+    );
+    assert_eq!(
+        s.history.recent_password_hashes(a.id, 1).await.unwrap(),
+        vec!["phc-6-upgraded"]
+    );
+    assert!(
+        s.history
+            .recent_password_hashes(linked.id, 5)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Audit: contiguous sequence, chain intact, time filters, order, paging.
+    for n in 0..20 {
+        let r = s.audit.append_audit(pending(n)).await.unwrap();
+        assert_eq!(r.seq, i64::from(n) + 1);
+    }
+    let all = s.audit.query_audit(&AuditQuery::default()).await.unwrap();
+    assert_eq!(all.len(), 20);
+    let mut v = Verifier::new();
+    all.iter().for_each(|r| v.feed(r));
+    assert!(v.finish().is_intact());
+    let from = Utc.with_ymd_and_hms(2026, 11, 1, 0, 5, 0).unwrap();
+    let to = Utc.with_ymd_and_hms(2026, 11, 1, 0, 10, 0).unwrap();
+    let window = s
+        .audit
+        .query_audit(&AuditQuery {
+            from: Some(from),
+            to: Some(to),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        window.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![6, 7, 8, 9, 10],
+        "from inclusive, to exclusive"
+    );
+    let newest = s
+        .audit
+        .query_audit(&AuditQuery {
+            limit: Some(3),
+            newest_first: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        newest.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![20, 19, 18]
+    );
+    let page = s
+        .audit
+        .query_audit(&AuditQuery {
+            after_seq: Some(15),
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![16, 17]);
+    assert_eq!(all[3].event.subject.as_deref(), Some("u3"));
+
+    s.health.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("c.db"), OpenMode::CreateAndMigrate)
+            .await
+            .unwrap(),
+    );
+    conformance(&Stores::from_backend(store)).await;
+}
+
+#[tokio::test]
+async fn concurrent_appends_from_two_processes_never_fork_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("race.db");
+    // Two independent pools on one file stand for the server and a CLI command.
+    let a = Arc::new(
+        SqliteStore::open(&path, OpenMode::CreateAndMigrate)
+            .await
+            .unwrap(),
+    );
+    let b = Arc::new(SqliteStore::open(&path, OpenMode::MustExist).await.unwrap());
+    let mut tasks = Vec::new();
+    for n in 0..100u32 {
+        let s = if n % 2 == 0 {
+            Stores::from_backend(a.clone())
+        } else {
+            Stores::from_backend(b.clone())
+        };
+        tasks.push(tokio::spawn(async move {
+            s.audit.append_audit(pending(n)).await.unwrap().seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=100).collect::<Vec<i64>>());
+    let rows = Stores::from_backend(a)
+        .audit
+        .query_audit(&AuditQuery::default())
+        .await
+        .unwrap();
+    let mut v = Verifier::new();
+    rows.iter().for_each(|r| v.feed(r));
+    let report = v.finish();
+    assert!(report.is_intact(), "{report:?}");
+    assert_eq!(report.checked, 100);
+}
+
+#[tokio::test]
+async fn a_corrupt_file_is_a_precise_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.db");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    let err = SqliteStore::open(&path, OpenMode::MustExist)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        vec![0x5a; 8192],
+        "the file is left as it was"
+    );
+    let missing = SqliteStore::open(&dir.path().join("none.db"), OpenMode::MustExist)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, StoreError::Unavailable(ref m) if m.contains("does not exist")),
+        "{missing:?}"
+    );
+}

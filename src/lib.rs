@@ -2,7 +2,7 @@
 //! information systems into practice. See `README.md` for the product and `config/` for
 //! every setting.
 //!
-//! Data flows one way: `http` → `admin` / `password` → `store` / `crypto`. The domain
+//! Data flows one way: `http` / `cli` → `admin` / `password` / `audit` → `store` / `crypto`. The domain
 //! modules (`account`, `password::rules`, `audit::chain`) are pure and take `now` as an
 //! argument.
 
@@ -16,6 +16,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod http;
+pub mod lockout;
 pub mod password;
 pub mod store;
 

@@ -7,6 +7,7 @@
 mod audit;
 mod breach;
 mod config;
+mod healthcheck;
 mod output;
 mod serve;
 mod user;
@@ -58,6 +59,12 @@ pub enum Command {
     /// Build the offline breach filter.
     #[command(subcommand)]
     Breach(breach::BreachCommand),
+    /// Exit 0 if a running gateway answers /healthz (for container health checks).
+    Healthcheck {
+        /// Address to ask (default: server.listen from the configuration).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+    },
 }
 
 /// A CLI failure: a message and an exit code.
@@ -145,6 +152,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::User(c) => user::run(c, &cli.config, lang).await,
         Command::Audit(c) => audit::run(c, &cli.config, lang).await,
         Command::Breach(c) => breach::run(c),
+        Command::Healthcheck { addr } => healthcheck::run(&cli.config, addr),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

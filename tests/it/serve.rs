@@ -75,6 +75,11 @@ fn serve_bootstraps_once_answers_and_stops_gracefully() {
     let port = free_port();
     let mut child = start(&env, port);
     wait_ready(port);
+    let hc = env.run(
+        &["healthcheck", "--addr", &format!("127.0.0.1:{port}")],
+        None,
+    );
+    assert_eq!(hc.status.code(), Some(0), "{}", crate::support::text(&hc));
     let ready = get(port, "/readyz").unwrap();
     assert!(
         ready.starts_with("HTTP/1.1 200") && ready.contains("\"ready\""),

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every test Sekimori has: formatting, lints, unit tests, the integration test binary
+# (real SQLite files, the real binary, a real server process), and a validation of the
+# Docker Compose file. Installs the Debian packages the tests use when they are missing
+# (needs root for that; as another user it names what is missing).
+#
+#   bash tests/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Debian packages the tests use: setpriv (read-only database test as an unprivileged user),
+# docker-compose (validates docker/compose.yaml; no Docker engine needed for `config`).
+need=()
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    step "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "missing packages: ${need[*]} (run as root, or install them, to run every test)" >&2
+    exit 1
+  fi
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo test (unit + integration)"
+cargo test --locked --lib --bins --tests
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --locked --lib --bins --tests --benches -- -D warnings
+
+step "docker compose file"
+docker-compose -f docker/compose.yaml config -q
+echo "docker/compose.yaml: valid"
+
+step "all tests passed"

@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages the tests use: setpriv (read-only database test as an unprivileged user),
+# Debian packages the tests use: redis-server (the Redis state store, started by the tests
+# on a free loopback port), setpriv (read-only database test as an unprivileged user),
 # docker-compose (validates docker/compose.yaml; no Docker engine needed for `config`).
 need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if ((${#need[@]})); then

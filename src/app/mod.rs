@@ -6,12 +6,15 @@ use std::sync::Arc;
 use crate::admin::AccountAdmin;
 use crate::audit::Auditor;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, StateBackend};
 use crate::error::Error;
 use crate::password::PasswordService;
 use crate::password::blocklist::Blocklist;
 use crate::password::breach::BreachFilter;
 use crate::password::hasher::Hasher;
+use crate::state::StateStore;
+use crate::state::memory::MemoryState;
+use crate::state::redis::RedisState;
 use crate::store::Stores;
 use crate::store::sqlite::{OpenMode, SqliteStore};
 
@@ -24,6 +27,7 @@ pub struct AppState {
     pub auditor: Auditor,
     pub passwords: Arc<PasswordService>,
     pub admin: AccountAdmin,
+    pub state: Arc<dyn StateStore>,
     sqlite: Arc<SqliteStore>,
 }
 
@@ -76,6 +80,13 @@ impl AppState {
             clock.clone(),
             config.facility.id.clone(),
         );
+        let state: Arc<dyn StateStore> = match &config.state {
+            StateBackend::Memory => Arc::new(MemoryState::new()),
+            // Connected lazily: a Redis outage at start shows in /readyz, not as a crash loop.
+            StateBackend::Redis { url } => Arc::new(
+                RedisState::connect_lazy(url.expose()).map_err(|e| Error::Config(e.to_string()))?,
+            ),
+        };
         Ok(Self {
             config: Arc::new(config),
             clock,
@@ -83,6 +94,7 @@ impl AppState {
             auditor,
             passwords,
             admin,
+            state,
             sqlite,
         })
     }

@@ -74,6 +74,15 @@ pub struct StoreConfig {
     pub sqlite_path: PathBuf,
 }
 
+/// Where short-lived state lives.
+#[derive(Debug, Clone)]
+pub enum StateBackend {
+    /// In this process (one gateway).
+    Memory,
+    /// A Redis shared by several gateways; the URL may hold a password.
+    Redis { url: crate::crypto::SecretString },
+}
+
 #[derive(Debug, Clone)]
 pub struct FacilityConfig {
     pub id: FacilityId,
@@ -107,6 +116,7 @@ pub struct LogConfig {
 pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
+    pub state: StateBackend,
     pub facility: FacilityConfig,
     pub password: PasswordConfig,
     pub log: LogConfig,

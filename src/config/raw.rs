@@ -58,12 +58,16 @@ impl Default for RawStore {
 #[serde(deny_unknown_fields, default)]
 pub struct RawState {
     pub backend: String,
+    pub redis_url: Option<String>,
+    pub redis_url_file: Option<PathBuf>,
 }
 
 impl Default for RawState {
     fn default() -> Self {
         Self {
             backend: "memory".into(),
+            redis_url: None,
+            redis_url_file: None,
         }
     }
 }

@@ -8,9 +8,10 @@ use serde_json::Value;
 use super::raw::RawConfig;
 use super::{
     Config, ConfigErrors, FacilityConfig, LogConfig, LogFormat, PasswordConfig, Problem,
-    ServerConfig, StoreConfig,
+    ServerConfig, StateBackend, StoreConfig,
 };
 use crate::account::FacilityId;
+use crate::crypto::SecretString;
 use crate::crypto::hash::{self, HashParams};
 use crate::crypto::secret::SecretBytes;
 use crate::password::rules::{Composition, PasswordPolicy};
@@ -307,13 +308,61 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             "e.g. ./data/sekimori.db",
         ));
     }
-    if raw.state.backend != "memory" {
-        problems.push(problem(
-            "state.backend",
-            format!("unknown state backend `{}`", raw.state.backend),
-            "use \"memory\" (the Redis backend arrives with login and lockout)",
-        ));
-    }
+    let state =
+        match raw.state.backend.as_str() {
+            "memory" => StateBackend::Memory,
+            "redis" => {
+                // The URL may carry a password: it can come from a file (`redis_url_file`).
+                let from_file = raw.state.redis_url_file.as_ref().and_then(|p| {
+                    match std::fs::read_to_string(p) {
+                        Ok(s) => Some(s.trim().to_owned()),
+                        Err(e) => {
+                            problems.push(problem(
+                                "state.redis_url_file",
+                                format!("cannot read {}: {e}", p.display()),
+                                "point it at a readable file",
+                            ));
+                            None
+                        }
+                    }
+                });
+                match from_file.or_else(|| raw.state.redis_url.clone()) {
+                    Some(url)
+                        if url.starts_with("redis://")
+                            || url.starts_with("rediss://")
+                            || url.starts_with("unix://") =>
+                    {
+                        StateBackend::Redis {
+                            url: SecretString::new(url),
+                        }
+                    }
+                    Some(_) => {
+                        problems.push(problem(
+                            "state.redis_url",
+                            "is not a redis:// URL",
+                            "e.g. redis://127.0.0.1:6379/0",
+                        ));
+                        StateBackend::Memory
+                    }
+                    None => {
+                        problems.push(problem(
+                            "state.redis_url",
+                            "backend \"redis\" needs a URL",
+                            "set state.redis_url or state.redis_url_file",
+                        ));
+                        StateBackend::Memory
+                    }
+                }
+            }
+            other => {
+                problems.push(problem(
+                    "state.backend",
+                    format!("unknown state backend `{other}`"),
+                    "use \"memory\" (one gateway) or \"redis\" (several replicas)",
+                ));
+                StateBackend::Memory
+            }
+        };
     let fid = raw.facility.id.trim();
     if fid.is_empty()
         || fid.len() > 64
@@ -450,6 +499,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
                 max_body_bytes: raw.server.max_body_bytes,
                 shutdown_grace_seconds: raw.server.shutdown_grace_seconds,
             },
+            state,
             store: StoreConfig {
                 sqlite_path: raw.store.sqlite_path,
             },
@@ -569,6 +619,27 @@ mod tests {
         assert_eq!(p[0].0, "server.danger_insecure_cookies");
         assert!(problems("[server]\npublic_url = \"https://auth.clinic.example\"\ndanger_insecure_cookies = false\n").is_empty());
         assert_eq!(problems("[server]\npublic_url = \"http://auth.clinic.example\"\ndanger_insecure_cookies = false\n")[0].0, "server.public_url");
+    }
+
+    #[test]
+    fn redis_state_needs_a_url() {
+        assert_eq!(
+            problems("[state]\nbackend = \"redis\"\n")[0].0,
+            "state.redis_url"
+        );
+        assert_eq!(
+            problems("[state]\nbackend = \"redis\"\nredis_url = \"http://x\"\n")[0].0,
+            "state.redis_url"
+        );
+        assert_eq!(
+            problems("[state]\nbackend = \"memcached\"\n")[0].0,
+            "state.backend"
+        );
+        let c = Config::from_toml_str(
+            "[state]\nbackend = \"redis\"\nredis_url = \"redis://:pw@127.0.0.1:6379/0\"\n",
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains(":pw@"), "the URL is a secret");
     }
 
     #[test]

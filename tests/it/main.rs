@@ -12,6 +12,8 @@ mod audit_tamper;
 mod cli;
 mod http;
 mod passwords;
+mod redis_server;
 mod serve;
+mod state;
 mod store_conformance;
 mod support;

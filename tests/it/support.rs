@@ -37,18 +37,16 @@ impl Env {
         )
     }
 
-    pub fn config(&self) -> Config {
-        Config::from_toml_str(&self.config_toml("")).unwrap()
+    pub async fn state(&self) -> AppState {
+        self.state_with("").await
     }
 
-    pub async fn state(&self) -> AppState {
-        AppState::build(
-            self.config(),
-            Arc::new(SystemClock),
-            OpenMode::CreateAndMigrate,
-        )
-        .await
-        .unwrap()
+    /// Services built from the test configuration plus extra TOML.
+    pub async fn state_with(&self, extra: &str) -> AppState {
+        let config = Config::from_toml_str(&self.config_toml(extra)).unwrap();
+        AppState::build(config, Arc::new(SystemClock), OpenMode::CreateAndMigrate)
+            .await
+            .unwrap()
     }
 
     /// The real binary with this environment's configuration.

@@ -1,0 +1,229 @@
+//! The in-process state store: a map under a mutex, with monotonic expiry. Right for a single
+//! gateway; several replicas need the Redis store.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{StateError, StateKey, StateStore, lockout_retention};
+use crate::lockout::{Blocked, LockState, LockoutPolicy, Reserved};
+
+#[derive(Debug)]
+enum Value {
+    Bytes(Vec<u8>),
+    Counter(u64),
+    Number(i64),
+    Lock(LockState),
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: Value,
+    /// None: never expires (a hard lockout).
+    expires: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    map: Mutex<HashMap<String, Entry>>,
+    ops: AtomicU64,
+}
+
+/// Expired entries are swept every this many writes, so memory stays bounded by live keys.
+const SWEEP_EVERY: u64 = 4096;
+
+impl MemoryState {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut HashMap<String, Entry>, Instant) -> T,
+    ) -> Result<T, StateError> {
+        let now = Instant::now();
+        let mut map = self
+            .map
+            .lock()
+            .map_err(|_| StateError::Unavailable("state map poisoned".into()))?;
+        if self
+            .ops
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            map.retain(|_, e| e.expires.is_none_or(|t| t > now));
+        }
+        Ok(f(&mut map, now))
+    }
+
+    /// Number of live entries (for tests and metrics).
+    pub fn len(&self) -> usize {
+        let now = Instant::now();
+        self.map
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|e| e.expires.is_none_or(|t| t > now))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn live<'a>(map: &'a mut HashMap<String, Entry>, key: &str, now: Instant) -> Option<&'a mut Entry> {
+    if map
+        .get(key)
+        .is_some_and(|e| e.expires.is_some_and(|t| t <= now))
+    {
+        map.remove(key);
+    }
+    map.get_mut(key)
+}
+
+#[async_trait]
+impl StateStore for MemoryState {
+    async fn put(&self, key: &StateKey, value: &[u8], ttl: Duration) -> Result<(), StateError> {
+        self.with(|m, now| {
+            m.insert(
+                key.0.clone(),
+                Entry {
+                    value: Value::Bytes(value.to_vec()),
+                    expires: Some(now + ttl),
+                },
+            );
+        })
+    }
+
+    async fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
+        self.with(|m, now| match live(m, &key.0, now).map(|e| &e.value) {
+            Some(Value::Bytes(b)) => Some(b.clone()),
+            _ => None,
+        })
+    }
+
+    async fn take(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
+        self.with(|m, now| {
+            live(m, &key.0, now)?;
+            match m.remove(&key.0).map(|e| e.value) {
+                Some(Value::Bytes(b)) => Some(b),
+                _ => None,
+            }
+        })
+    }
+
+    async fn delete(&self, key: &StateKey) -> Result<(), StateError> {
+        self.with(|m, _| {
+            m.remove(&key.0);
+        })
+    }
+
+    async fn touch(&self, key: &StateKey, ttl: Duration) -> Result<bool, StateError> {
+        self.with(|m, now| match live(m, &key.0, now) {
+            Some(e) => {
+                e.expires = Some(now + ttl);
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn incr_window(&self, key: &StateKey, window: Duration) -> Result<u64, StateError> {
+        self.with(|m, now| match live(m, &key.0, now) {
+            Some(Entry {
+                value: Value::Counter(n),
+                ..
+            }) => {
+                *n += 1;
+                *n
+            }
+            _ => {
+                m.insert(
+                    key.0.clone(),
+                    Entry {
+                        value: Value::Counter(1),
+                        expires: Some(now + window),
+                    },
+                );
+                1
+            }
+        })
+    }
+
+    async fn advance_if_greater(
+        &self,
+        key: &StateKey,
+        value: i64,
+        ttl: Duration,
+    ) -> Result<bool, StateError> {
+        self.with(|m, now| {
+            let accept = match live(m, &key.0, now).map(|e| &e.value) {
+                Some(Value::Number(cur)) => value > *cur,
+                _ => true,
+            };
+            if accept {
+                m.insert(
+                    key.0.clone(),
+                    Entry {
+                        value: Value::Number(value),
+                        expires: Some(now + ttl),
+                    },
+                );
+            }
+            accept
+        })
+    }
+
+    async fn lockout_begin(
+        &self,
+        key: &StateKey,
+        at: DateTime<Utc>,
+        policy: &LockoutPolicy,
+    ) -> Result<Result<Reserved, Blocked>, StateError> {
+        let retention = lockout_retention(policy);
+        self.with(|m, now| {
+            let mut state = match live(m, &key.0, now).map(|e| &e.value) {
+                Some(Value::Lock(s)) => *s,
+                _ => LockState::default(),
+            };
+            let result = state.begin_attempt(at, policy);
+            if result.is_ok() {
+                let expires = if state.hard_locked {
+                    None
+                } else {
+                    Some(now + retention)
+                };
+                m.insert(
+                    key.0.clone(),
+                    Entry {
+                        value: Value::Lock(state),
+                        expires,
+                    },
+                );
+            }
+            result
+        })
+    }
+
+    async fn lockout_state(&self, key: &StateKey) -> Result<LockState, StateError> {
+        self.with(|m, now| match live(m, &key.0, now).map(|e| &e.value) {
+            Some(Value::Lock(s)) => *s,
+            _ => LockState::default(),
+        })
+    }
+
+    async fn lockout_reset(&self, key: &StateKey) -> Result<(), StateError> {
+        self.delete(key).await
+    }
+
+    async fn ping(&self) -> Result<(), StateError> {
+        self.with(|_, _| ())
+    }
+}

@@ -18,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod lockout;
 pub mod password;
+pub mod policy;
 pub mod state;
 pub mod store;
 

@@ -12,6 +12,7 @@ use crate::password::PasswordService;
 use crate::password::blocklist::Blocklist;
 use crate::password::breach::BreachFilter;
 use crate::password::hasher::Hasher;
+use crate::policy::PolicyEngine;
 use crate::state::StateStore;
 use crate::state::memory::MemoryState;
 use crate::state::redis::RedisState;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub passwords: Arc<PasswordService>,
     pub admin: AccountAdmin,
     pub state: Arc<dyn StateStore>,
+    pub policy: Arc<PolicyEngine>,
     sqlite: Arc<SqliteStore>,
 }
 
@@ -38,6 +40,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
         mode: OpenMode,
     ) -> Result<Self, Error> {
+        // Policies first: a gateway whose policies do not load must not start at all.
+        let policy = Arc::new(load_policies(&config)?);
         let sqlite = Arc::new(SqliteStore::open(&config.store.sqlite_path, mode).await?);
         let stores = Stores::from_backend(sqlite.clone());
         let facility_name = if config.facility.name.is_empty() {
@@ -95,6 +99,7 @@ impl AppState {
             passwords,
             admin,
             state,
+            policy,
             sqlite,
         })
     }
@@ -103,4 +108,12 @@ impl AppState {
     pub async fn close(&self) {
         self.sqlite.close().await;
     }
+}
+
+/// Load the default and the deployment's policies; every problem in one error.
+pub fn load_policies(config: &Config) -> Result<PolicyEngine, Error> {
+    PolicyEngine::load(config.policy_dir.as_deref()).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
+        Error::Config(format!("policies do not load:\n{}", lines.join("\n")))
+    })
 }

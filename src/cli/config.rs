@@ -24,6 +24,8 @@ pub fn run(cmd: ConfigCommand, config: &Option<PathBuf>, lang: Lang) -> Result<(
         env: true,
     }) {
         Ok(c) => {
+            // Policies are part of the configuration: files that do not load are a problem here.
+            crate::app::load_policies(&c).map_err(|e| Failure::new(3, e.to_string()))?;
             if json {
                 super::output::print_json(
                     &serde_json::json!({ "ok": true, "source": c.source, "problems": [] }),

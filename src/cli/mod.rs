@@ -9,6 +9,7 @@ mod breach;
 mod config;
 mod healthcheck;
 mod output;
+mod policy;
 mod serve;
 mod user;
 
@@ -56,6 +57,9 @@ pub enum Command {
     /// Read, verify and export the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Check policies and explain decisions.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Build the offline breach filter.
     #[command(subcommand)]
     Breach(breach::BreachCommand),
@@ -152,6 +156,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::User(c) => user::run(c, &cli.config, lang).await,
         Command::Audit(c) => audit::run(c, &cli.config, lang).await,
         Command::Breach(c) => breach::run(c),
+        Command::Policy(c) => policy::run(c, &cli.config, lang).await,
         Command::Healthcheck { addr } => healthcheck::run(&cli.config, addr),
     };
     match result {

@@ -83,6 +83,26 @@ pub enum StateBackend {
     Redis { url: crate::crypto::SecretString },
 }
 
+/// A system behind the gateway: the Cedar resource of `issue_session` and `access`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemConfig {
+    pub id: String,
+    /// web | terminal | server
+    pub kind: String,
+    pub hosts: Vec<String>,
+    pub exemption: Option<Exemption>,
+}
+
+/// A recorded two-factor exemption (guideline 7.0: until the system's next renewal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exemption {
+    /// End of the exemption: midnight JST after the date given.
+    pub until: chrono::DateTime<chrono::Utc>,
+    pub until_text: String,
+    pub reason: String,
+    pub approved_by: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct FacilityConfig {
     pub id: FacilityId,
@@ -119,6 +139,9 @@ pub struct Config {
     pub state: StateBackend,
     pub facility: FacilityConfig,
     pub password: PasswordConfig,
+    /// Extra Cedar policy files, loaded after the guideline 7.0 defaults.
+    pub policy_dir: Option<PathBuf>,
+    pub systems: Vec<SystemConfig>,
     pub log: LogConfig,
     /// Where it came from, for messages.
     pub source: String,
@@ -190,6 +213,10 @@ impl Config {
             }],
         })?;
         validate::validate(value, "string")
+    }
+
+    pub fn system(&self, id: &str) -> Option<&SystemConfig> {
+        self.systems.iter().find(|s| s.id == id)
     }
 
     /// The store directory, for files kept beside the database (signing keys later).

@@ -13,6 +13,8 @@ pub struct RawConfig {
     pub state: RawState,
     pub facility: RawFacility,
     pub password: RawPassword,
+    pub policy: RawPolicy,
+    pub systems: std::collections::BTreeMap<String, RawSystem>,
     pub log: RawLog,
 }
 
@@ -154,4 +156,20 @@ impl Default for RawLog {
             level: "info".into(),
         }
     }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPolicy {
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSystem {
+    pub kind: String,
+    pub hosts: Vec<String>,
+    pub exemption_until: Option<String>,
+    pub exemption_reason: Option<String>,
+    pub exemption_approved_by: Option<String>,
 }

@@ -12,6 +12,7 @@ mod audit_tamper;
 mod cli;
 mod http;
 mod passwords;
+mod policy;
 mod redis_server;
 mod serve;
 mod state;

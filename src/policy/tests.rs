@@ -1,0 +1,297 @@
+//! Table-driven tests of the default policy set and of policy-file problems.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use super::*;
+
+fn engine() -> PolicyEngine {
+    PolicyEngine::load(None).unwrap()
+}
+
+fn account(kind: &str) -> AccountFacts {
+    AccountFacts {
+        id: "a1".into(),
+        account_type: kind.into(),
+        status: "active".into(),
+        roles: vec!["doctor".into()],
+        groups: vec![],
+        facility: "default".into(),
+        has_second_factor: false,
+    }
+}
+
+fn system(kind: &str, exemption_until: Option<DateTime<Utc>>) -> SystemFacts {
+    SystemFacts {
+        id: "s1".into(),
+        kind: kind.into(),
+        facility: "default".into(),
+        exemption_until,
+    }
+}
+
+/// 2027-04-01 00:00 JST.
+fn deadline() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 3, 31, 15, 0, 0).unwrap()
+}
+
+fn facts(now: DateTime<Utc>, amr: &[&str], password_state: &str) -> SessionFacts {
+    SessionFacts {
+        now,
+        amr: amr.iter().map(|s| (*s).to_owned()).collect(),
+        zone: Zone::Trusted,
+        password_state: password_state.into(),
+    }
+}
+
+fn need_factor() -> Verdict {
+    Verdict::NeedFactor {
+        kinds: vec![FactorKind::Possession, FactorKind::Inherence],
+    }
+}
+
+#[test]
+fn guideline_7_defaults() {
+    let e = engine();
+    let before = deadline() - Duration::seconds(1);
+    let after = deadline();
+    let exempt_until = Some(deadline() + Duration::days(365));
+    let expired = Some(deadline() + Duration::days(1));
+    let table: Vec<(&str, AccountFacts, SystemFacts, SessionFacts, Verdict, &str)> = vec![
+        (
+            "staff, terminal, password only, before the deadline",
+            account("staff"),
+            system("terminal", None),
+            facts(before, &["pwd"], "ok"),
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "staff, terminal, password only, at the deadline",
+            account("staff"),
+            system("terminal", None),
+            facts(after, &["pwd"], "ok"),
+            need_factor(),
+            "mhlw-7.0-two-factor-terminals-and-servers",
+        ),
+        (
+            "staff, server, password only, after",
+            account("staff"),
+            system("server", None),
+            facts(after, &["pwd"], "ok"),
+            need_factor(),
+            "mhlw-7.0-two-factor-terminals-and-servers",
+        ),
+        (
+            "staff, web app, password only, after",
+            account("staff"),
+            system("web", None),
+            facts(after, &["pwd"], "ok"),
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "staff, terminal, password + TOTP, after",
+            account("staff"),
+            system("terminal", None),
+            facts(after, &["pwd", "otp"], "ok"),
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "two steps of one kind do not count",
+            account("staff"),
+            system("terminal", None),
+            facts(after, &["pwd", "pin"], "ok"),
+            need_factor(),
+            "mhlw-7.0-two-factor-terminals-and-servers",
+        ),
+        (
+            "recorded exemption still running",
+            account("staff"),
+            system("terminal", exempt_until),
+            facts(after, &["pwd"], "ok"),
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "exemption has ended",
+            account("staff"),
+            system("terminal", expired),
+            facts(after + Duration::days(2), &["pwd"], "ok"),
+            need_factor(),
+            "mhlw-7.0-two-factor-terminals-and-servers",
+        ),
+        (
+            "admin always needs two kinds, even before",
+            account("admin"),
+            system("web", None),
+            facts(before, &["pwd"], "ok"),
+            need_factor(),
+            "privileged-accounts-two-factor",
+        ),
+        (
+            "vendor with a security key",
+            account("vendor"),
+            system("server", None),
+            facts(after, &["pwd", "hwk"], "ok"),
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "must change password",
+            account("staff"),
+            system("web", None),
+            facts(before, &["pwd"], "must_change"),
+            Verdict::NeedPasswordChange,
+            "password-change-required",
+        ),
+    ];
+    for (what, a, s, f, want, id) in table {
+        let d = e.issue_session(&a, &s, &f);
+        assert_eq!(d.verdict, want, "{what}: {d:?}");
+        assert!(
+            d.policy_ids.iter().any(|p| p == id),
+            "{what}: {:?} lacks {id}",
+            d.policy_ids
+        );
+        assert!(d.errors.is_empty(), "{what}: {:?}", d.errors);
+    }
+}
+
+#[test]
+fn the_missing_kind_is_named() {
+    let d = engine().issue_session(
+        &account("staff"),
+        &system("terminal", None),
+        &facts(deadline(), &["otp"], "ok"),
+    );
+    assert_eq!(
+        d.verdict,
+        Verdict::NeedFactor {
+            kinds: vec![FactorKind::Inherence]
+        },
+        "possession already presented"
+    );
+}
+
+#[test]
+fn an_unsatisfiable_forbid_is_a_denial() {
+    let mut disabled = account("staff");
+    disabled.status = "disabled".into();
+    let d = engine().issue_session(
+        &disabled,
+        &system("web", None),
+        &facts(deadline(), &["pwd", "otp"], "ok"),
+    );
+    assert_eq!(d.verdict, Verdict::Deny);
+    assert_eq!(d.policy_ids, vec!["no-sessions-for-disabled-accounts"]);
+}
+
+#[test]
+fn access_is_decided_with_deployment_policies() {
+    let extra = r#"
+@id("records-only-for-clinicians")
+forbid (principal, action == Sekimori::Action::"access", resource)
+when { context.path like "/records/*" && !(principal.roles.contains("doctor") || principal.roles.contains("nurse")) };
+"#;
+    let e = PolicyEngine::from_sources(&[
+        (DEFAULT_FILE.into(), DEFAULT_POLICIES.into()),
+        ("local.cedar".into(), extra.into()),
+    ])
+    .unwrap();
+    let mut clerk = account("staff");
+    clerk.roles = vec!["clerk".into()];
+    let s = system("web", None);
+    let now = deadline();
+    let amr = vec!["pwd".to_owned()];
+    let d = e.access(
+        &clerk,
+        &s,
+        now,
+        "emr.clinic.example",
+        "/records/42",
+        "GET",
+        Zone::Trusted,
+        &amr,
+    );
+    assert_eq!(
+        (d.verdict, d.policy_ids),
+        (
+            Verdict::Deny,
+            vec!["records-only-for-clinicians".to_owned()]
+        )
+    );
+    let d = e.access(
+        &account("staff"),
+        &s,
+        now,
+        "emr.clinic.example",
+        "/records/42",
+        "GET",
+        Zone::Trusted,
+        &amr,
+    );
+    assert_eq!(d.verdict, Verdict::Issue);
+    let d = e.access(
+        &clerk,
+        &s,
+        now,
+        "emr.clinic.example",
+        "/billing",
+        "GET",
+        Zone::Trusted,
+        &amr,
+    );
+    assert_eq!(d.verdict, Verdict::Issue);
+}
+
+fn problems(text: &str) -> Vec<PolicyProblem> {
+    PolicyEngine::from_sources(&[("local.cedar".into(), text.into())]).unwrap_err()
+}
+
+#[test]
+fn policy_file_problems_name_file_line_and_id() {
+    let p = problems(
+        "@id(\"ok\")\npermit (principal, action, resource);\n\n@id(\"broken\")\npermit (principal action, resource);\n",
+    );
+    assert_eq!(
+        (p[0].file.as_str(), p[0].line),
+        ("local.cedar", Some(5)),
+        "{p:?}"
+    );
+
+    let p = problems(
+        "// header\n@id(\"typo\")\nforbid (principal, action == Sekimori::Action::\"issue_session\", resource)\nwhen { principal.acount_type == \"admin\" };\n",
+    );
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(
+        (p[0].line, p[0].policy_id.as_deref()),
+        (Some(4), Some("typo")),
+        "{p:?}"
+    );
+    assert!(p[0].message.contains("acount_type"), "{p:?}");
+
+    let p = problems("permit (principal, action, resource);\n");
+    assert!(p[0].message.contains("@id"), "{p:?}");
+    assert_eq!(p[0].line, Some(1));
+
+    let p = problems(
+        "@id(\"x\")\npermit (principal, action, resource);\n@id(\"x\")\nforbid (principal, action, resource);\n",
+    );
+    assert_eq!(
+        (p[0].message.as_str(), p[0].line),
+        ("duplicate policy id", Some(3)),
+        "{p:?}"
+    );
+
+    let p = problems("@id(\"x\")\n@outcome(\"maybe\")\nforbid (principal, action, resource);\n");
+    assert!(p[0].message.contains("unknown @outcome"), "{p:?}");
+}
+
+#[test]
+fn default_set_loads_and_lists_its_ids() {
+    let e = engine();
+    let ids: Vec<&str> = e.policies().iter().map(|(_, id)| id.as_str()).collect();
+    assert!(ids.contains(&"mhlw-7.0-two-factor-terminals-and-servers"));
+    assert!(e.policies().iter().all(|(f, _)| f == DEFAULT_FILE));
+}

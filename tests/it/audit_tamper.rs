@@ -28,22 +28,27 @@ async fn seeded(rows: u32) -> Env {
     env
 }
 
-/// What an attacker with write access to the file does: drop the append-only triggers and
-/// run their own SQL.
-async fn tamper(env: &Env, sql: &[&'static str]) {
+/// What an attacker with write access to the file starts with: a connection of their own
+/// and the append-only triggers dropped.
+async fn attacker_pool(env: &Env) -> sqlx::SqlitePool {
+    let url = format!("sqlite://{}", env.db_path().display());
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
-        .connect(&format!("sqlite://{}", env.db_path().display()))
+        .connect(&url)
         .await
         .unwrap();
-    sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query("DROP TRIGGER audit_log_no_delete")
-        .execute(&pool)
-        .await
-        .unwrap();
+    for drop in [
+        "DROP TRIGGER audit_log_no_update",
+        "DROP TRIGGER audit_log_no_delete",
+    ] {
+        sqlx::query(drop).execute(&pool).await.unwrap();
+    }
+    pool
+}
+
+/// Run the attacker's SQL.
+async fn tamper(env: &Env, sql: &[&'static str]) {
+    let pool = attacker_pool(env).await;
     for s in sql.iter().copied() {
         sqlx::query(s).execute(&pool).await.unwrap();
     }
@@ -148,15 +153,7 @@ async fn carefully_forged_insertion_is_named() {
     forged.event.kind = EventKind::AccountUnlocked;
     forged.event.outcome = Outcome::Success;
     let hash = sekimori::audit::chain::row_hash(&r4.hash, &forged);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(&format!("sqlite://{}", env.db_path().display()))
-        .await
-        .unwrap();
-    sqlx::query("DROP TRIGGER audit_log_no_update")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let pool = attacker_pool(&env).await;
     sqlx::query("UPDATE audit_log SET seq = -(seq + 1) WHERE seq >= 5")
         .execute(&pool)
         .await

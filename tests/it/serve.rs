@@ -51,6 +51,19 @@ fn wait_ready(port: u16) {
     panic!("gateway did not become healthy on port {port}");
 }
 
+/// SIGTERM, then the exit code and everything the gateway printed on stdout.
+fn stop_and_read(child: &mut Child) -> (i32, String) {
+    let code = stop(child);
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    (code, stdout)
+}
+
 fn stop(child: &mut Child) -> i32 {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -85,14 +98,8 @@ fn serve_bootstraps_once_answers_and_stops_gracefully() {
         ready.starts_with("HTTP/1.1 200") && ready.contains("\"ready\""),
         "{ready}"
     );
-    assert_eq!(stop(&mut child), 0);
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let (code, stdout) = stop_and_read(&mut child);
+    assert_eq!(code, 0);
     assert!(
         stdout.contains("Bootstrap administrator created"),
         "{stdout}"
@@ -124,14 +131,8 @@ fn serve_bootstraps_once_answers_and_stops_gracefully() {
     let port = free_port();
     let mut child = start(&env, port);
     wait_ready(port);
-    assert_eq!(stop(&mut child), 0);
-    let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let (code, stdout) = stop_and_read(&mut child);
+    assert_eq!(code, 0);
     assert!(!stdout.contains("Bootstrap"), "{stdout}");
 }
 

@@ -13,6 +13,16 @@ use crate::store::{
     AccountStore, CredentialStore, PasswordCredential, PasswordHistoryStore, StoreError,
 };
 
+/// The account columns in the order `account_from_row` reads them. A macro because sqlx
+/// takes only `&'static str` SQL, so queries are built with `concat!`.
+macro_rules! select_accounts {
+    () => {
+        "SELECT id, facility_id, username, login_name, display_name, kana_name, email, \
+         account_type, status, roles, groups_json, person_id, second_factor_required, \
+         created_at, updated_at, last_login_at, password_set_at FROM accounts "
+    };
+}
+
 fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(format!("{what}: {e}"))
 }
@@ -114,15 +124,11 @@ impl AccountStore for SqliteStore {
     }
 
     async fn get_account(&self, id: AccountId) -> Result<Account, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, facility_id, username, login_name, display_name, kana_name, email, account_type, status, \
-             roles, groups_json, person_id, second_factor_required, created_at, updated_at, last_login_at, \
-             password_set_at FROM accounts WHERE id = ?1",
-        )
-        .bind(id.0.to_string())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map_err)?;
+        let row = sqlx::query(concat!(select_accounts!(), "WHERE id = ?1"))
+            .bind(id.0.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
         row.as_ref()
             .map(account_from_row)
             .transpose()?
@@ -134,11 +140,10 @@ impl AccountStore for SqliteStore {
         facility: &FacilityId,
         username: &Username,
     ) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, facility_id, username, login_name, display_name, kana_name, email, account_type, status, \
-             roles, groups_json, person_id, second_factor_required, created_at, updated_at, last_login_at, \
-             password_set_at FROM accounts WHERE facility_id = ?1 AND username = ?2",
-        )
+        let row = sqlx::query(concat!(
+            select_accounts!(),
+            "WHERE facility_id = ?1 AND username = ?2"
+        ))
         .bind(&facility.0)
         .bind(username.as_str())
         .fetch_optional(&self.pool)
@@ -148,11 +153,10 @@ impl AccountStore for SqliteStore {
     }
 
     async fn list_accounts(&self, facility: &FacilityId) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, facility_id, username, login_name, display_name, kana_name, email, account_type, status, \
-             roles, groups_json, person_id, second_factor_required, created_at, updated_at, last_login_at, \
-             password_set_at FROM accounts WHERE facility_id = ?1 ORDER BY username",
-        )
+        let rows = sqlx::query(concat!(
+            select_accounts!(),
+            "WHERE facility_id = ?1 ORDER BY username"
+        ))
         .bind(&facility.0)
         .fetch_all(&self.pool)
         .await
@@ -161,11 +165,10 @@ impl AccountStore for SqliteStore {
     }
 
     async fn list_accounts_of_person(&self, person: PersonId) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, facility_id, username, login_name, display_name, kana_name, email, account_type, status, \
-             roles, groups_json, person_id, second_factor_required, created_at, updated_at, last_login_at, \
-             password_set_at FROM accounts WHERE person_id = ?1 ORDER BY created_at",
-        )
+        let rows = sqlx::query(concat!(
+            select_accounts!(),
+            "WHERE person_id = ?1 ORDER BY created_at"
+        ))
         .bind(person.0.to_string())
         .fetch_all(&self.pool)
         .await

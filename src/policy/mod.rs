@@ -129,6 +129,18 @@ pub struct SessionFacts {
     pub password_state: String,
 }
 
+/// The facts of an `access` question: one request on the forward-auth path.
+#[derive(Debug, Clone)]
+pub struct AccessFacts {
+    pub now: DateTime<Utc>,
+    pub host: String,
+    pub path: String,
+    pub method: String,
+    pub zone: Zone,
+    /// The methods the session was established with.
+    pub amr: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default)]
 struct Annotations {
     outcome: Option<String>,
@@ -472,15 +484,23 @@ impl PolicyEngine {
         &self,
         account: &AccountFacts,
         system: &SystemFacts,
-        now: DateTime<Utc>,
-        host: &str,
-        path: &str,
-        method: &str,
-        zone: Zone,
-        amr: &[String],
+        facts: &AccessFacts,
     ) -> Decision {
-        let context = json!({ "now": now.timestamp(), "host": host, "path": path, "method": method, "zone": zone.as_str(), "amr": amr });
-        self.decide("access", account, system, context, &factors::kinds(amr))
+        let context = json!({
+            "now": facts.now.timestamp(),
+            "host": facts.host,
+            "path": facts.path,
+            "method": facts.method,
+            "zone": facts.zone.as_str(),
+            "amr": facts.amr,
+        });
+        self.decide(
+            "access",
+            account,
+            system,
+            context,
+            &factors::kinds(&facts.amr),
+        )
     }
 }
 

@@ -202,18 +202,15 @@ when { context.path like "/records/*" && !(principal.roles.contains("doctor") ||
     let mut clerk = account("staff");
     clerk.roles = vec!["clerk".into()];
     let s = system("web", None);
-    let now = deadline();
-    let amr = vec!["pwd".to_owned()];
-    let d = e.access(
-        &clerk,
-        &s,
-        now,
-        "emr.clinic.example",
-        "/records/42",
-        "GET",
-        Zone::Trusted,
-        &amr,
-    );
+    let req = |path: &str| AccessFacts {
+        now: deadline(),
+        host: "emr.clinic.example".into(),
+        path: path.into(),
+        method: "GET".into(),
+        zone: Zone::Trusted,
+        amr: vec!["pwd".to_owned()],
+    };
+    let d = e.access(&clerk, &s, &req("/records/42"));
     assert_eq!(
         (d.verdict, d.policy_ids),
         (
@@ -221,28 +218,14 @@ when { context.path like "/records/*" && !(principal.roles.contains("doctor") ||
             vec!["records-only-for-clinicians".to_owned()]
         )
     );
-    let d = e.access(
-        &account("staff"),
-        &s,
-        now,
-        "emr.clinic.example",
-        "/records/42",
-        "GET",
-        Zone::Trusted,
-        &amr,
+    assert_eq!(
+        e.access(&account("staff"), &s, &req("/records/42")).verdict,
+        Verdict::Issue
     );
-    assert_eq!(d.verdict, Verdict::Issue);
-    let d = e.access(
-        &clerk,
-        &s,
-        now,
-        "emr.clinic.example",
-        "/billing",
-        "GET",
-        Zone::Trusted,
-        &amr,
+    assert_eq!(
+        e.access(&clerk, &s, &req("/billing")).verdict,
+        Verdict::Issue
     );
-    assert_eq!(d.verdict, Verdict::Issue);
 }
 
 fn problems(text: &str) -> Vec<PolicyProblem> {

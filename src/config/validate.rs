@@ -365,9 +365,8 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             "set danger_insecure_cookies = false and serve over https",
         ));
     }
-    if scheme == "http" && !raw.server.danger_insecure_cookies && is_local_host(&public_host) {
-        // Allowed: cookies will be Secure, which browsers accept on http://localhost.
-    } else if scheme == "http" && !is_local_host(&public_host) && !public_host.is_empty() {
+    // Plain http is only for localhost (browsers accept Secure cookies there too).
+    if scheme == "http" && !is_local_host(&public_host) && !public_host.is_empty() {
         problems.push(problem(
             "server.public_url",
             "a non-local public URL must use https",

@@ -6,6 +6,7 @@ use crate::account::{TokenError, UsernameError};
 use crate::crypto::hash::HashError;
 use crate::password::breach::BreachError;
 use crate::password::reason::RejectReason;
+use crate::state::StateError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,9 +28,13 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]
     Breach(#[from] BreachError),
+    #[error("the login flow is unknown, expired or already used")]
+    FlowInvalid,
     #[error("configuration: {0}")]
     Config(String),
     #[error("{context}: {source}")]
@@ -58,8 +63,10 @@ impl Error {
             Error::PasswordRejected(_) => "password_rejected",
             Error::ReasonRequired => "reason_required",
             Error::Store(e) => e.code(),
+            Error::State(e) => e.code(),
             Error::Hash(_) => "hash_error",
             Error::Breach(_) => "breach_filter_error",
+            Error::FlowInvalid => "flow_invalid",
             Error::Config(_) => "config_invalid",
             Error::Io { .. } => "io_error",
         }

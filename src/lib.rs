@@ -10,6 +10,7 @@ pub mod account;
 pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod lockout;
 pub mod password;
 pub mod policy;
+pub mod session;
 pub mod state;
 pub mod store;
 

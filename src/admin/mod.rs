@@ -2,6 +2,10 @@
 //! console: create, disable, enable, set roles, reset a password, mark compromised, and the
 //! bootstrap admin. Each action is audited before it is reported done.
 
+mod live;
+
+pub use live::ZoneLock;
+
 use std::sync::Arc;
 
 use crate::account::{Account, AccountStatus, AccountType, FacilityId, NewAccount, Role, Username};
@@ -32,6 +36,7 @@ pub struct AccountAdmin {
     auditor: Auditor,
     clock: Arc<dyn Clock>,
     facility: FacilityId,
+    live: Option<live::Live>,
 }
 
 fn require_reason(reason: &str) -> Result<&str, Error> {
@@ -57,6 +62,7 @@ impl AccountAdmin {
             auditor,
             clock,
             facility,
+            live: None,
         }
     }
 
@@ -196,11 +202,17 @@ impl AccountAdmin {
         account.status = status;
         account.updated_at = self.clock.now();
         self.stores.accounts.update_account(&account).await?;
+        let ended = if matches!(status, AccountStatus::Disabled | AccountStatus::Compromised) {
+            self.end_sessions(&account).await?
+        } else {
+            0
+        };
         self.auditor
             .record(
                 self.event(kind, Outcome::Success, actor, &account.username)
                     .detail("reason", reason)
-                    .detail("status_before", before.as_str()),
+                    .detail("status_before", before.as_str())
+                    .detail("sessions_ended", ended),
             )
             .await?;
         Ok(account)
@@ -273,6 +285,8 @@ impl AccountAdmin {
         account.updated_at = self.clock.now();
         self.stores.accounts.update_account(&account).await?;
         let after: Vec<&str> = account.roles.iter().map(Role::as_str).collect();
+        // A privilege change: sessions carry the old roles, so they end (no fixation).
+        let ended = self.end_sessions(&account).await?;
         self.auditor
             .record(
                 self.event(
@@ -283,7 +297,8 @@ impl AccountAdmin {
                 )
                 .detail("before", before)
                 .detail("after", after)
-                .detail("reason", reason),
+                .detail("reason", reason)
+                .detail("sessions_ended", ended),
             )
             .await?;
         Ok(account)
@@ -302,6 +317,7 @@ impl AccountAdmin {
         let generated = self
             .apply_admin_password(&mut account, initial, actor)
             .await?;
+        let ended = self.end_sessions(&account).await?;
         self.auditor
             .record(
                 self.event(
@@ -310,7 +326,8 @@ impl AccountAdmin {
                     actor,
                     &account.username,
                 )
-                .detail("reason", reason),
+                .detail("reason", reason)
+                .detail("sessions_ended", ended),
             )
             .await?;
         Ok((account, generated))
@@ -353,13 +370,17 @@ impl AccountAdmin {
             }
             other => other?,
         }
+        let ended = self.end_sessions(&account).await?;
         self.auditor
-            .record(self.event(
-                EventKind::PasswordChanged,
-                Outcome::Success,
-                &actor,
-                &account.username,
-            ))
+            .record(
+                self.event(
+                    EventKind::PasswordChanged,
+                    Outcome::Success,
+                    &actor,
+                    &account.username,
+                )
+                .detail("sessions_ended", ended),
+            )
             .await?;
         Ok(account)
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::admin::AccountAdmin;
 use crate::audit::Auditor;
+use crate::auth::LoginService;
 use crate::clock::Clock;
 use crate::config::{Config, StateBackend};
 use crate::error::Error;
@@ -13,6 +14,10 @@ use crate::password::blocklist::Blocklist;
 use crate::password::breach::BreachFilter;
 use crate::password::hasher::Hasher;
 use crate::policy::PolicyEngine;
+use crate::policy::cache::DecisionCache;
+use crate::session::SessionService;
+use crate::session::assertion::Assertions;
+use crate::session::keys::KeyRing;
 use crate::state::StateStore;
 use crate::state::memory::MemoryState;
 use crate::state::redis::RedisState;
@@ -30,6 +35,12 @@ pub struct AppState {
     pub admin: AccountAdmin,
     pub state: Arc<dyn StateStore>,
     pub policy: Arc<PolicyEngine>,
+    pub sessions: SessionService,
+    pub login: LoginService,
+    /// Loaded by `serve` (and tests) only: CLI commands never create key files.
+    pub assertions: Option<Arc<Assertions>>,
+    /// `access` decisions of the last few seconds (forward-auth hot path).
+    pub access_cache: Arc<DecisionCache>,
     sqlite: Arc<SqliteStore>,
 }
 
@@ -77,13 +88,6 @@ impl AppState {
             stores.clone(),
         ));
         let auditor = Auditor::new(stores.audit.clone(), clock.clone());
-        let admin = AccountAdmin::new(
-            stores.clone(),
-            passwords.clone(),
-            auditor.clone(),
-            clock.clone(),
-            config.facility.id.clone(),
-        );
         let state: Arc<dyn StateStore> = match &config.state {
             StateBackend::Memory => Arc::new(MemoryState::new()),
             // Connected lazily: a Redis outage at start shows in /readyz, not as a crash loop.
@@ -91,8 +95,29 @@ impl AppState {
                 RedisState::connect_lazy(url.expose()).map_err(|e| Error::Config(e.to_string()))?,
             ),
         };
+        let config = Arc::new(config);
+        let sessions = SessionService::new(state.clone(), config.session.clone());
+        let admin = AccountAdmin::new(
+            stores.clone(),
+            passwords.clone(),
+            auditor.clone(),
+            clock.clone(),
+            config.facility.id.clone(),
+        )
+        .with_state(state.clone(), sessions.clone());
+        let login = LoginService::new(
+            config.clone(),
+            clock.clone(),
+            stores.clone(),
+            passwords.clone(),
+            policy.clone(),
+            state.clone(),
+            sessions.clone(),
+            auditor.clone(),
+        )
+        .await?;
         Ok(Self {
-            config: Arc::new(config),
+            config,
             clock,
             stores,
             auditor,
@@ -100,8 +125,31 @@ impl AppState {
             admin,
             state,
             policy,
+            sessions,
+            login,
+            assertions: None,
+            access_cache: Arc::new(DecisionCache::new(
+                std::time::Duration::from_secs(5),
+                100_000,
+            )),
             sqlite,
         })
+    }
+
+    /// Load (or on first run create) the assertion signing keys.
+    pub fn with_signing_keys(mut self) -> Result<Self, Error> {
+        let now = self.clock.now();
+        let ring =
+            KeyRing::load_or_create(&self.config.keys.dir, now, self.config.keys.rotate_after)?;
+        let ttl = chrono::Duration::from_std(self.config.session.assertion_ttl)
+            .unwrap_or(chrono::Duration::seconds(60));
+        self.assertions = Some(Arc::new(Assertions::new(
+            ring,
+            self.config.server.public_url.clone(),
+            ttl,
+            self.config.keys.rotate_after,
+        )));
+        Ok(self)
     }
 
     /// Close the database cleanly (checkpoints the WAL).

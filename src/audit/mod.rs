@@ -24,6 +24,11 @@ token_enum! {
         LoginAttempt => "login_attempt", "ログイン試行";
         AccountLocked => "account_locked", "アカウントロック";
         AccountUnlocked => "account_unlocked", "ロック解除";
+        LoginBlocked => "login_blocked", "ロック中のログイン拒否";
+        SessionIssued => "session_issued", "セッション発行";
+        SessionRevoked => "session_revoked", "セッション失効";
+        Logout => "logout", "ログアウト";
+        AccessDenied => "access_denied", "アクセス拒否";
         PasswordChanged => "password_changed", "パスワード変更";
         PasswordRejected => "password_rejected", "パスワード拒否";
         PasswordReset => "password_reset", "パスワード再発行";

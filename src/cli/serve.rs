@@ -50,7 +50,9 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
     init_logging(config.log.format, &config.log.level);
     let grace = Duration::from_secs(config.server.shutdown_grace_seconds);
     let listen = config.server.listen;
-    let state = AppState::build(config, Arc::new(SystemClock), OpenMode::CreateAndMigrate).await?;
+    let state = AppState::build(config, Arc::new(SystemClock), OpenMode::CreateAndMigrate)
+        .await?
+        .with_signing_keys()?;
     if let Some((account, password)) = state.admin.bootstrap_if_empty().await? {
         // Printed once to the operator's terminal, never logged.
         println!("==========================================================================");
@@ -68,6 +70,7 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
     tracing::info!(%listen, version = env!("CARGO_PKG_VERSION"), "sekimori listening");
     let app = crate::http::build_router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         let _ = tx.send(());

@@ -2,6 +2,7 @@
 //! environment variables `SEKIMORI__SECTION__KEY`, then validation into [`Config`]. Loading
 //! collects every problem, each with its key path and a fix, instead of stopping at the first.
 
+pub mod gateway;
 pub mod raw;
 mod validate;
 
@@ -15,6 +16,7 @@ use crate::account::FacilityId;
 use crate::crypto::hash::HashParams;
 use crate::crypto::secret::SecretBytes;
 use crate::password::rules::PasswordPolicy;
+pub use gateway::{KeysConfig, LockoutConfig, NetworkConfig, SessionConfig};
 pub use raw::RawConfig;
 
 /// The embedded default configuration.
@@ -142,6 +144,10 @@ pub struct Config {
     /// Extra Cedar policy files, loaded after the guideline 7.0 defaults.
     pub policy_dir: Option<PathBuf>,
     pub systems: Vec<SystemConfig>,
+    pub session: SessionConfig,
+    pub lockout: LockoutConfig,
+    pub network: NetworkConfig,
+    pub keys: KeysConfig,
     pub log: LogConfig,
     /// Where it came from, for messages.
     pub source: String,

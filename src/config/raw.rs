@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::gateway::{RawKeys, RawLockout, RawNetwork, RawSession};
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawConfig {
@@ -15,6 +17,10 @@ pub struct RawConfig {
     pub password: RawPassword,
     pub policy: RawPolicy,
     pub systems: std::collections::BTreeMap<String, RawSystem>,
+    pub session: RawSession,
+    pub lockout: RawLockout,
+    pub network: RawNetwork,
+    pub keys: RawKeys,
     pub log: RawLog,
 }
 

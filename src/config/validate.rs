@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::gateway;
 use super::raw::RawConfig;
 use super::{
     Config, ConfigErrors, Exemption, FacilityConfig, LogConfig, LogFormat, PasswordConfig, Problem,
@@ -37,7 +38,7 @@ const ROTATION_MESSAGE: &str = "periodic password rotation was removed by the MH
 const ROTATION_FIX: &str = "delete this key; a change is forced only on evidence of compromise \
      (`sekimori user mark-compromised`) or a breach-filter hit";
 
-fn problem(key: &str, message: impl Into<String>, fix: impl Into<String>) -> Problem {
+pub(super) fn problem(key: &str, message: impl Into<String>, fix: impl Into<String>) -> Problem {
     Problem {
         key: key.to_owned(),
         message: message.into(),
@@ -565,6 +566,16 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
         ));
     }
     let systems = validate_systems(&raw.systems, &mut problems);
+    let session = gateway::session(&raw.session, &mut problems);
+    let lockout = gateway::lockout(&raw.lockout, &mut problems);
+    let network = gateway::network(&raw.network, &mut problems);
+    let data_dir = raw
+        .store
+        .sqlite_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let keys = gateway::keys(&raw.keys, &data_dir, &mut problems);
     let format = match raw.log.format.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
@@ -620,6 +631,10 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             },
             policy_dir: raw.policy.dir.clone(),
             systems,
+            session,
+            lockout,
+            network,
+            keys,
             log: LogConfig {
                 format,
                 level: raw.log.level,

@@ -1,7 +1,8 @@
-//! Cryptographic primitives: the only module that touches argon2, the RNG and constant-time
+//! Cryptographic primitives: the only module that touches argon2, Ed25519 keys, the RNG and constant-time
 //! comparison. Everything here is synchronous and pure apart from the RNG; callers that must
 //! not block the async runtime go through `password::hasher`.
 
+pub mod ed25519;
 pub mod hash;
 pub mod secret;
 

@@ -16,7 +16,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
-    pub details: Option<serde_json::Value>,
+    pub details: Option<Box<serde_json::Value>>,
     /// Logged, never sent.
     pub internal: Option<String>,
 }
@@ -46,7 +46,7 @@ impl ApiError {
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -177,7 +177,7 @@ impl IntoResponse for ApiError {
             error: Inner {
                 code: self.code,
                 message: &self.message,
-                details: self.details.as_ref(),
+                details: self.details.as_deref(),
             },
         };
         (self.status, Json(body)).into_response()

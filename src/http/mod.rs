@@ -1,9 +1,12 @@
 //! HTTP: the router, the API error, extractors, and response headers common to every answer.
 
 pub mod api;
+pub mod authz;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod wellknown;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -21,7 +24,8 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
@@ -48,6 +52,12 @@ pub fn build_router(state: AppState) -> Router {
             "/api/v1/password/check",
             post(api::password::post_password_check),
         )
+        .route("/api/v1/login", post(api::login::post_login))
+        .route("/api/v1/logout", post(api::login::post_logout))
+        .route("/api/v1/session", get(api::login::get_session))
+        .route("/api/v1/authz/auth-request", get(authz::get_auth_request))
+        .route("/api/v1/authz/forward-auth", get(authz::get_forward_auth))
+        .route("/.well-known/jwks.json", get(wellknown::get_jwks))
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))

@@ -3,6 +3,7 @@
 //! starving request handling. The pepper, when configured, never leaves this type.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::Semaphore;
 
@@ -15,6 +16,8 @@ pub struct Hasher {
     params: HashParams,
     pepper: Option<Arc<SecretBytes>>,
     permits: Arc<Semaphore>,
+    /// Hashes computed so far (a metric; the lockout race test reads it).
+    computed: Arc<AtomicU64>,
 }
 
 impl Hasher {
@@ -28,7 +31,13 @@ impl Hasher {
             params,
             pepper: pepper.map(Arc::new),
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            computed: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// How many hashes (and verifications) this pool has computed.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
     }
 
     pub fn params(&self) -> HashParams {
@@ -46,6 +55,7 @@ impl Hasher {
             .map_err(|_| HashError::Compute("hashing pool closed".into()))?;
         let params = self.params;
         let pepper = self.pepper.clone();
+        self.computed.fetch_add(1, Ordering::Relaxed);
         tokio::task::spawn_blocking(move || job(params, pepper.as_deref()))
             .await
             .map_err(|e| HashError::Compute(format!("hashing task failed: {e}")))?

@@ -7,6 +7,7 @@
 //! Fail closed: a policy that errors during evaluation (Cedar would skip it) turns the
 //! decision into a denial, because a skipped `forbid` would otherwise let a request through.
 
+pub mod cache;
 pub mod factors;
 
 use std::collections::{BTreeSet, HashMap};

@@ -18,6 +18,7 @@ enum Value {
     Counter(u64),
     Number(i64),
     Lock(LockState),
+    Set(std::collections::BTreeSet<String>),
 }
 
 #[derive(Debug)]
@@ -125,6 +126,63 @@ impl StateStore for MemoryState {
         })
     }
 
+    async fn get_touch(
+        &self,
+        key: &StateKey,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        self.with(|m, now| match live(m, &key.0, now) {
+            Some(Entry {
+                value: Value::Bytes(b),
+                expires,
+            }) => {
+                *expires = Some(now + ttl);
+                Some(b.clone())
+            }
+            _ => None,
+        })
+    }
+
+    async fn set_add(&self, key: &StateKey, member: &str, ttl: Duration) -> Result<(), StateError> {
+        self.with(|m, now| match live(m, &key.0, now) {
+            Some(Entry {
+                value: Value::Set(set),
+                expires,
+            }) => {
+                set.insert(member.to_owned());
+                *expires = Some(now + ttl);
+            }
+            _ => {
+                m.insert(
+                    key.0.clone(),
+                    Entry {
+                        value: Value::Set([member.to_owned()].into()),
+                        expires: Some(now + ttl),
+                    },
+                );
+            }
+        })
+    }
+
+    async fn set_members(&self, key: &StateKey) -> Result<Vec<String>, StateError> {
+        self.with(|m, now| match live(m, &key.0, now).map(|e| &e.value) {
+            Some(Value::Set(set)) => set.iter().cloned().collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    async fn set_remove(&self, key: &StateKey, member: &str) -> Result<(), StateError> {
+        self.with(|m, now| {
+            if let Some(Entry {
+                value: Value::Set(set),
+                ..
+            }) = live(m, &key.0, now)
+            {
+                set.remove(member);
+            }
+        })
+    }
+
     async fn touch(&self, key: &StateKey, ttl: Duration) -> Result<bool, StateError> {
         self.with(|m, now| match live(m, &key.0, now) {
             Some(e) => {
@@ -154,6 +212,13 @@ impl StateStore for MemoryState {
                 );
                 1
             }
+        })
+    }
+
+    async fn counter(&self, key: &StateKey) -> Result<u64, StateError> {
+        self.with(|m, now| match live(m, &key.0, now).map(|e| &e.value) {
+            Some(Value::Counter(n)) => *n,
+            _ => 0,
         })
     }
 

@@ -67,6 +67,11 @@ impl StateKey {
         Self(format!("{PREFIX}:sess:{id_hash}"))
     }
 
+    /// The session ids (hashed) of one account, for listing and revoking them.
+    pub fn account_sessions(account_id: &str) -> Self {
+        Self(format!("{PREFIX}:acct-sess:{account_id}"))
+    }
+
     /// A login flow in progress.
     pub fn login_flow(flow_id: &str) -> Self {
         Self(format!("{PREFIX}:flow:{}", digest(flow_id)))
@@ -90,10 +95,19 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     /// Get and delete in one step: of several concurrent callers exactly one gets the value.
     async fn take(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError>;
     async fn delete(&self, key: &StateKey) -> Result<(), StateError>;
+    /// Get a value and extend its life in one step (sliding sessions: one round trip).
+    async fn get_touch(&self, key: &StateKey, ttl: Duration)
+    -> Result<Option<Vec<u8>>, StateError>;
+    /// Add a member to a set and set the set's TTL (an account's session index).
+    async fn set_add(&self, key: &StateKey, member: &str, ttl: Duration) -> Result<(), StateError>;
+    async fn set_members(&self, key: &StateKey) -> Result<Vec<String>, StateError>;
+    async fn set_remove(&self, key: &StateKey, member: &str) -> Result<(), StateError>;
     /// Extend a value's life (sliding sessions); false if it no longer exists.
     async fn touch(&self, key: &StateKey, ttl: Duration) -> Result<bool, StateError>;
     /// Count one event in a fixed window starting at the first event; returns the count.
     async fn incr_window(&self, key: &StateKey, window: Duration) -> Result<u64, StateError>;
+    /// The current count of an `incr_window` counter (0 when absent or expired).
+    async fn counter(&self, key: &StateKey) -> Result<u64, StateError>;
     /// Store `value` only if it is greater than the stored one; true when stored.
     async fn advance_if_greater(
         &self,

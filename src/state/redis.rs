@@ -151,6 +151,43 @@ impl StateStore for RedisState {
         c.del::<_, ()>(key.as_str()).await.map_err(unavailable)
     }
 
+    async fn get_touch(
+        &self,
+        key: &StateKey,
+        ttl: Duration,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        let mut c = self.conn.clone();
+        let ms = millis(ttl);
+        c.get_ex(key.as_str(), redis::Expiry::PX(ms))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_add(&self, key: &StateKey, member: &str, ttl: Duration) -> Result<(), StateError> {
+        let mut c = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .sadd(key.as_str(), member)
+            .ignore()
+            .pexpire(key.as_str(), i64::try_from(millis(ttl)).unwrap_or(i64::MAX))
+            .ignore()
+            .query_async::<()>(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set_members(&self, key: &StateKey) -> Result<Vec<String>, StateError> {
+        let mut c = self.conn.clone();
+        c.smembers(key.as_str()).await.map_err(unavailable)
+    }
+
+    async fn set_remove(&self, key: &StateKey, member: &str) -> Result<(), StateError> {
+        let mut c = self.conn.clone();
+        c.srem::<_, _, ()>(key.as_str(), member)
+            .await
+            .map_err(unavailable)
+    }
+
     async fn touch(&self, key: &StateKey, ttl: Duration) -> Result<bool, StateError> {
         let mut c = self.conn.clone();
         let ms = i64::try_from(millis(ttl)).unwrap_or(i64::MAX);
@@ -165,6 +202,12 @@ impl StateStore for RedisState {
             .invoke_async(&mut c)
             .await
             .map_err(unavailable)
+    }
+
+    async fn counter(&self, key: &StateKey) -> Result<u64, StateError> {
+        let mut c = self.conn.clone();
+        let v: Option<u64> = c.get(key.as_str()).await.map_err(unavailable)?;
+        Ok(v.unwrap_or(0))
     }
 
     async fn advance_if_greater(

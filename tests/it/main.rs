@@ -9,8 +9,11 @@
 )]
 
 mod audit_tamper;
+mod authz;
 mod cli;
+mod gateway;
 mod http;
+mod login;
 mod passwords;
 mod policy;
 mod redis_server;
@@ -18,3 +21,19 @@ mod serve;
 mod state;
 mod store_conformance;
 mod support;
+
+/// A staff account for tests that create accounts by hand.
+pub fn gateway_new_account(name: &str) -> sekimori::account::NewAccount {
+    sekimori::account::NewAccount {
+        facility_id: sekimori::account::FacilityId("default".into()),
+        login_name: name.into(),
+        display_name: "佐藤 一郎".into(),
+        kana_name: None,
+        email: None,
+        account_type: sekimori::account::AccountType::Staff,
+        roles: vec![sekimori::account::Role::parse("doctor").unwrap()],
+        groups: vec![],
+        person_id: None,
+        second_factor_required: false,
+    }
+}

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use sekimori::app::AppState;
-use sekimori::clock::SystemClock;
+use sekimori::clock::{Clock, SystemClock};
 use sekimori::config::Config;
 use sekimori::store::sqlite::OpenMode;
 
@@ -43,9 +43,16 @@ impl Env {
 
     /// Services built from the test configuration plus extra TOML.
     pub async fn state_with(&self, extra: &str) -> AppState {
+        self.state_with_clock(extra, Arc::new(SystemClock)).await
+    }
+
+    /// The same with a clock the test controls.
+    pub async fn state_with_clock(&self, extra: &str, clock: Arc<dyn Clock>) -> AppState {
         let config = Config::from_toml_str(&self.config_toml(extra)).unwrap();
-        AppState::build(config, Arc::new(SystemClock), OpenMode::CreateAndMigrate)
+        AppState::build(config, clock, OpenMode::CreateAndMigrate)
             .await
+            .unwrap()
+            .with_signing_keys()
             .unwrap()
     }
 

@@ -1,0 +1,74 @@
+//! Login-flow state between steps: kept server-side in the state store under the hash of a
+//! random flow id, with a short TTL, and taken (deleted) on first use, so a flow id works
+//! exactly once whether the step succeeds or not.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{SecretString, random_bytes};
+use crate::error::Error;
+use crate::lockout::Zone;
+use crate::policy::factors::FactorKind;
+use crate::state::{StateKey, StateStore};
+
+/// What the flow waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum FlowStep {
+    /// A new password (initial, reset, compromised or breached).
+    ChangePassword { reason: String },
+    /// Another factor of one of these kinds.
+    SecondFactor { kinds: Vec<FactorKind> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowRecord {
+    pub account_id: String,
+    pub username: String,
+    pub system: String,
+    pub amr: Vec<String>,
+    pub zone: Zone,
+    pub ip: String,
+    pub user_agent: String,
+    pub step: FlowStep,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Store a flow; the id is returned once.
+pub async fn begin(
+    state: &dyn StateStore,
+    record: &FlowRecord,
+    ttl: std::time::Duration,
+) -> Result<SecretString, Error> {
+    let id = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+    let bytes = serde_json::to_vec(record).map_err(|e| Error::Invalid(e.to_string()))?;
+    state.put(&StateKey::login_flow(&id), &bytes, ttl).await?;
+    Ok(SecretString::new(id))
+}
+
+/// Take a flow: of concurrent callers exactly one gets it; afterwards it is gone.
+pub async fn take(
+    state: &dyn StateStore,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<FlowRecord, Error> {
+    if id.len() != 43
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::FlowInvalid);
+    }
+    let bytes = state
+        .take(&StateKey::login_flow(id))
+        .await?
+        .ok_or(Error::FlowInvalid)?;
+    let record: FlowRecord = serde_json::from_slice(&bytes).map_err(|_| Error::FlowInvalid)?;
+    if now >= record.expires_at {
+        return Err(Error::FlowInvalid);
+    }
+    Ok(record)
+}

@@ -1,0 +1,308 @@
+//! `POST /api/v1/login` (a step of the login flow), `POST /api/v1/logout` and
+//! `GET /api/v1/session`. The handlers translate between JSON and `auth::LoginService`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::auth::LoginOutcome;
+use crate::crypto::SecretString;
+use crate::error::Error;
+use crate::http::authz::safe_return_url;
+use crate::http::client::{Client, cookie};
+use crate::http::error::ApiError;
+use crate::http::extract::AppJson;
+
+/// Either the first step (username and password) or a continuation (flow id and the step's
+/// answer). Unknown fields are refused, so a typo is a 422 that names it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: Option<String>,
+    password: Option<SecretString>,
+    /// The system being entered (a `[systems.*]` id); the portal by default.
+    system: Option<String>,
+    /// Where to go afterwards; kept only if it points at a configured protected host.
+    return_to: Option<String>,
+    flow_id: Option<String>,
+    new_password: Option<SecretString>,
+}
+
+/// Longest password accepted on the wire before any work: far above `max_length`, so every
+/// character of a legal password is still verified.
+const MAX_PASSWORD_BYTES: usize = 4096;
+
+fn missing(field: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+        format!("missing field `{field}`"),
+    )
+}
+
+fn check_password_field(name: &str, p: &SecretString) -> Result<(), ApiError> {
+    if p.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("`{name}` is empty"),
+        ));
+    }
+    if p.expose().len() > MAX_PASSWORD_BYTES {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("`{name}` is longer than {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn state_unavailable(internal: String) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "state_unavailable",
+        "The session store is unavailable; nobody can sign in until it is back.",
+    )
+    .with_internal(internal)
+}
+
+/// Map the login service's errors; state outages are 503 (fail closed).
+fn login_error(e: Error) -> ApiError {
+    match e {
+        Error::State(s) => state_unavailable(s.to_string()),
+        Error::FlowInvalid => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "flow_invalid",
+            "The login flow is unknown, expired or already used; start again.",
+        ),
+        other => ApiError::from(other),
+    }
+}
+
+pub async fn post_login(
+    State(state): State<AppState>,
+    client: Client,
+    AppJson(req): AppJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let return_to = match &req.return_to {
+        Some(url) => Some(safe_return_url(url, &state.config).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_return_to",
+                "`return_to` must be a URL on a protected host of this gateway.",
+            )
+        })?),
+        None => None,
+    };
+    let secure = !state.config.server.danger_insecure_cookies;
+    let (outcome, rejected) = if let Some(flow_id) = &req.flow_id {
+        if req.username.is_some() || req.password.is_some() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                "send either username and password, or flow_id with the next step",
+            ));
+        }
+        let new_password = req
+            .new_password
+            .as_ref()
+            .ok_or_else(|| missing("new_password"))?;
+        check_password_field("new_password", new_password)?;
+        state
+            .login
+            .change_password(flow_id, new_password, &client.origin)
+            .await
+            .map_err(login_error)?
+    } else {
+        let username = req.username.as_deref().ok_or_else(|| missing("username"))?;
+        let password = req.password.as_ref().ok_or_else(|| missing("password"))?;
+        check_password_field("password", password)?;
+        let system = req.system.as_deref().unwrap_or("portal");
+        let o = state
+            .login
+            .login(username, password, system, &client.origin)
+            .await
+            .map_err(login_error)?;
+        (o, None)
+    };
+    if let Some(Error::PasswordRejected(reasons)) = rejected {
+        let mut e = ApiError::from(Error::PasswordRejected(reasons));
+        if let (
+            LoginOutcome::PasswordChangeRequired {
+                flow_id,
+                expires_at,
+                ..
+            },
+            Some(d),
+        ) = (&outcome, e.details.as_mut())
+        {
+            d["flow_id"] = json!(flow_id.expose());
+            d["expires_at"] = json!(expires_at.to_rfc3339());
+        }
+        return Err(e);
+    }
+    Ok(respond(&state, outcome, return_to, secure))
+}
+
+fn respond(
+    state: &AppState,
+    outcome: LoginOutcome,
+    return_to: Option<String>,
+    secure: bool,
+) -> Response {
+    match outcome {
+        LoginOutcome::Authenticated {
+            cookie,
+            session,
+            policy_ids,
+        } => {
+            let set_cookie = state.sessions.cookie_header(&cookie, secure);
+            let body = json!({
+                "outcome": "authenticated",
+                "session": {
+                    "sid": session.sid,
+                    "username": session.username,
+                    "expires_at": session.absolute_expiry.to_rfc3339(),
+                    "idle_timeout_seconds": state.config.session.idle_timeout.as_secs(),
+                },
+                "amr": session.amr,
+                "acr": session.acr(),
+                "policy_ids": policy_ids,
+                "return_to": return_to,
+            });
+            let mut res = (StatusCode::OK, Json(body)).into_response();
+            if let Ok(v) = HeaderValue::from_str(&set_cookie) {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        LoginOutcome::SecondFactorRequired {
+            flow_id,
+            kinds,
+            expires_at,
+            policy_ids,
+        } => Json(json!({
+            "outcome": "second_factor_required",
+            "flow_id": flow_id.expose(),
+            "kinds": kinds,
+            "expires_at": expires_at.to_rfc3339(),
+            "policy_ids": policy_ids,
+        }))
+        .into_response(),
+        LoginOutcome::PasswordChangeRequired {
+            flow_id,
+            reason,
+            expires_at,
+        } => Json(json!({
+            "outcome": "password_change_required",
+            "flow_id": flow_id.expose(),
+            "reason": reason,
+            "expires_at": expires_at.to_rfc3339(),
+        }))
+        .into_response(),
+        LoginOutcome::Denied { policy_ids } => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "denied",
+            "The access policy does not allow a session here.",
+        )
+        .with_details(json!({ "policy_ids": policy_ids }))
+        .into_response(),
+        LoginOutcome::InvalidCredentials => invalid_credentials().into_response(),
+        LoginOutcome::Blocked { until } => {
+            let now = state.clock.now();
+            let secs = until.map_or(86_400, |t| (t - now).num_seconds().max(1));
+            let mut res = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_temporarily_blocked",
+                "Too many failed sign-ins. Try again later, or ask an administrator to unlock the account.",
+            )
+            .with_details(json!({ "retry_after_seconds": secs }))
+            .into_response();
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
+    }
+}
+
+/// One answer for an unknown user, a wrong password and a disabled account.
+pub fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "The username or password is incorrect.",
+    )
+}
+
+fn no_session() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "no_session",
+        "There is no valid session; sign in.",
+    )
+}
+
+pub async fn session_from(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<crate::session::SessionRecord>, ApiError> {
+    let Some(value) = cookie(headers, &state.config.session.cookie_name) else {
+        return Ok(None);
+    };
+    state
+        .sessions
+        .lookup(value, state.clock.now())
+        .await
+        .map_err(|e| state_unavailable(e.to_string()))
+}
+
+pub async fn post_logout(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let secure = !state.config.server.danger_insecure_cookies;
+    if let Some(session) = session_from(&state, &headers).await? {
+        state
+            .login
+            .logout(&session, &client.origin)
+            .await
+            .map_err(login_error)?;
+        if let Some(a) = &state.assertions {
+            a.forget(&session.sid);
+        }
+    }
+    let mut res = Json(json!({ "outcome": "logged_out" })).into_response();
+    if let Ok(v) = HeaderValue::from_str(&state.sessions.clear_cookie_header(secure)) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+pub async fn get_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let s = session_from(&state, &headers)
+        .await?
+        .ok_or_else(no_session)?;
+    Ok(Json(json!({
+        "sid": s.sid,
+        "username": s.username,
+        "display_name": s.display_name,
+        "roles": s.roles,
+        "groups": s.groups,
+        "amr": s.amr,
+        "acr": s.acr(),
+        "zone": s.zone,
+        "created_at": s.created_at.to_rfc3339(),
+        "expires_at": s.absolute_expiry.to_rfc3339(),
+    }))
+    .into_response())
+}

@@ -1,0 +1,262 @@
+//! `Sekimori-Assertion`: a short-lived EdDSA JWT for the upstream app, saying who the session
+//! belongs to, how they signed in (`amr`, `acr`) and for which app (`aud`). Signing costs tens
+//! of microseconds, so a token is reused for the same session and app until half its life has
+//! passed (the brief: never sign per request when a cached result will do).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, RwLock};
+
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{Algorithm, Header};
+use serde::{Deserialize, Serialize};
+
+use super::SessionRecord;
+use super::keys::KeyRing;
+use crate::error::Error;
+
+/// The claims. `sub` is the normalised username, `uid` the account id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub sid: String,
+    pub uid: String,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+    pub facility: String,
+}
+
+/// Tokens kept at most this many; the cache is cleared of expired ones when full.
+const CACHE_MAX: usize = 50_000;
+
+#[derive(Debug)]
+pub struct Assertions {
+    ring: RwLock<KeyRing>,
+    issuer: String,
+    ttl: Duration,
+    rotate_after: Duration,
+    cache: Mutex<HashMap<(String, String), (String, i64)>>,
+}
+
+impl Assertions {
+    pub fn new(ring: KeyRing, issuer: String, ttl: Duration, rotate_after: Duration) -> Self {
+        Self {
+            ring: RwLock::new(ring),
+            issuer,
+            ttl,
+            rotate_after,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn poisoned() -> Error {
+        Error::Invalid("signing key lock poisoned".into())
+    }
+
+    /// A token for this session and app, reused while more than half its life remains.
+    pub fn for_session(
+        &self,
+        session: &SessionRecord,
+        audience: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, Error> {
+        let key = (session.sid.clone(), audience.to_owned());
+        let fresh_until = now.timestamp() + self.ttl.num_seconds() / 2;
+        if let Ok(cache) = self.cache.lock()
+            && let Some((jwt, exp)) = cache.get(&key)
+            && *exp > fresh_until
+        {
+            return Ok(jwt.clone());
+        }
+        let (jwt, exp) = self.sign(session, audience, now)?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_MAX {
+                let t = now.timestamp();
+                cache.retain(|_, (_, exp)| *exp > t);
+                if cache.len() >= CACHE_MAX {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (jwt.clone(), exp));
+        }
+        Ok(jwt)
+    }
+
+    /// Forget cached tokens of a session (it was revoked).
+    pub fn forget(&self, sid: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.retain(|(s, _), _| s != sid);
+        }
+    }
+
+    fn sign(
+        &self,
+        s: &SessionRecord,
+        audience: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), Error> {
+        self.rotate_if_due(now)?;
+        let ring = self.ring.read().map_err(|_| Self::poisoned())?;
+        let key = ring
+            .current()
+            .ok_or_else(|| Error::Config("no signing key".into()))?;
+        let iat = now.timestamp();
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: s.username.clone(),
+            aud: audience.to_owned(),
+            iat,
+            // A little leeway for upstream clocks running behind.
+            nbf: iat - 5,
+            exp: iat + self.ttl.num_seconds(),
+            sid: s.sid.clone(),
+            uid: s.account_id.clone(),
+            amr: s.amr.clone(),
+            acr: s.acr().to_owned(),
+            name: s.display_name.clone(),
+            email: s.email.clone(),
+            roles: s.roles.clone(),
+            groups: s.groups.clone(),
+            facility: s.facility.clone(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        let jwt = jsonwebtoken::encode(&header, &claims, key.encoding())
+            .map_err(|e| Error::Invalid(format!("signing an assertion: {e}")))?;
+        Ok((jwt, claims.exp))
+    }
+
+    fn rotate_if_due(&self, now: DateTime<Utc>) -> Result<(), Error> {
+        let due = {
+            let ring = self.ring.read().map_err(|_| Self::poisoned())?;
+            ring.current()
+                .is_none_or(|k| now - k.created >= self.rotate_after)
+        };
+        if due {
+            let mut ring = self.ring.write().map_err(|_| Self::poisoned())?;
+            if ring
+                .current()
+                .is_none_or(|k| now - k.created >= self.rotate_after)
+            {
+                ring.rotate(now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The JWKS document.
+    pub fn jwks(&self, now: DateTime<Utc>) -> Result<serde_json::Value, Error> {
+        let ring = self.ring.read().map_err(|_| Self::poisoned())?;
+        Ok(ring.jwks(now, self.rotate_after))
+    }
+
+    /// Verify a token as an upstream app would (used by tests and `sekimori` diagnostics).
+    pub fn verify(&self, token: &str, audience: &str) -> Result<Claims, Error> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| Error::Invalid(e.to_string()))?;
+        let ring = self.ring.read().map_err(|_| Self::poisoned())?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| ring.get(kid))
+            .ok_or_else(|| Error::Invalid("unknown key id".into()))?;
+        let mut v = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+        v.set_audience(&[audience]);
+        v.set_issuer(&[&self.issuer]);
+        v.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+        v.validate_nbf = true;
+        v.leeway = 0;
+        let dk = jsonwebtoken::DecodingKey::from_ed_der(key.public_key());
+        jsonwebtoken::decode::<Claims>(token, &dk, &v)
+            .map(|d| d.claims)
+            .map_err(|e| Error::Invalid(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lockout::Zone;
+
+    fn session() -> SessionRecord {
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        SessionRecord {
+            sid: "abc".into(),
+            account_id: "acc".into(),
+            username: "yamada".into(),
+            display_name: "山田 花子".into(),
+            email: Some("h@clinic.example".into()),
+            account_type: "staff".into(),
+            roles: vec!["nurse".into()],
+            groups: vec![],
+            facility: "default".into(),
+            amr: vec!["pwd".into(), "otp".into()],
+            zone: Zone::Trusted,
+            ip: "10.0.0.1".into(),
+            user_agent: String::new(),
+            created_at: now,
+            absolute_expiry: now + Duration::hours(1),
+        }
+    }
+
+    fn assertions() -> (tempfile::TempDir, Assertions) {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::load_or_create(
+            &dir.path().join("k"),
+            crate::clock::Clock::now(&crate::clock::SystemClock),
+            Duration::days(90),
+        )
+        .unwrap();
+        let a = Assertions::new(
+            ring,
+            "http://localhost:8080".into(),
+            Duration::seconds(60),
+            Duration::days(90),
+        );
+        (dir, a)
+    }
+
+    #[test]
+    fn tokens_verify_carry_the_claims_and_are_reused() {
+        let (_d, a) = assertions();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let t = a.for_session(&session(), "emr", now).unwrap();
+        let c = a.verify(&t, "emr").unwrap();
+        assert_eq!((c.sub.as_str(), c.acr.as_str()), ("yamada", "aal2"));
+        assert_eq!(c.amr, vec!["pwd", "otp"]);
+        assert_eq!(c.exp - c.iat, 60);
+        assert_eq!(a.for_session(&session(), "emr", now).unwrap(), t);
+        assert_ne!(a.for_session(&session(), "lab", now).unwrap(), t);
+        assert!(a.verify(&t, "lab").is_err(), "wrong audience");
+    }
+
+    #[test]
+    fn tampered_tokens_are_refused() {
+        let (_d, a) = assertions();
+        let t = a
+            .for_session(
+                &session(),
+                "emr",
+                crate::clock::Clock::now(&crate::clock::SystemClock),
+            )
+            .unwrap();
+        let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
+        parts[1] = parts[1].replace('A', "B");
+        let forged = parts.join(".");
+        assert!(forged == t || a.verify(&forged, "emr").is_err());
+        let mut sig = t.clone();
+        sig.pop();
+        sig.push(if t.ends_with('A') { 'B' } else { 'A' });
+        assert!(a.verify(&sig, "emr").is_err());
+        assert!(a.verify("not.a.jwt", "emr").is_err());
+    }
+}

@@ -1,0 +1,330 @@
+//! Sessions: opaque 256-bit ids handed to the browser in a cookie; the state store keeps only
+//! the SHA-256 of the id (so a leaked state dump holds no usable cookie). Idle timeout slides
+//! on every request behind the gateway (one `get_touch` round trip); the absolute timeout is
+//! fixed at login. Each account has an index of its sessions so that logout everywhere,
+//! password change, disable and an administrator's revoke can end them all.
+
+pub mod assertion;
+pub mod keys;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::SessionConfig;
+use crate::crypto::{SecretString, random_bytes};
+use crate::lockout::Zone;
+use crate::state::{StateError, StateKey, StateStore};
+
+/// A session as stored. `sid` is the public handle (hash of the cookie value): it appears in
+/// assertions, listings and audit records, and cannot be turned back into a cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub sid: String,
+    pub account_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub account_type: String,
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+    pub facility: String,
+    /// RFC 8176 methods presented at login.
+    pub amr: Vec<String>,
+    pub zone: Zone,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at: DateTime<Utc>,
+    pub absolute_expiry: DateTime<Utc>,
+}
+
+impl SessionRecord {
+    /// `aal2` when two distinct factor kinds were presented, else `aal1` (NIST SP 800-63B).
+    pub fn acr(&self) -> &'static str {
+        if crate::policy::factors::kinds(&self.amr).len() >= 2 {
+            "aal2"
+        } else {
+            "aal1"
+        }
+    }
+}
+
+/// What the login step hands over to become a session.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub account_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub account_type: String,
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+    pub facility: String,
+    pub amr: Vec<String>,
+    pub zone: Zone,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// Length of a cookie value: 32 random bytes in unpadded base64url.
+const COOKIE_LEN: usize = 43;
+
+/// The public handle of a session id.
+pub fn sid_of(cookie: &str) -> String {
+    hex::encode(&Sha256::digest(cookie.as_bytes())[..16])
+}
+
+/// A cookie value that could be a session id at all (cheap rejection of garbage before any
+/// state lookup).
+pub fn plausible_cookie(value: &str) -> bool {
+    value.len() == COOKIE_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionService {
+    state: Arc<dyn StateStore>,
+    config: SessionConfig,
+}
+
+impl SessionService {
+    pub fn new(state: Arc<dyn StateStore>, config: SessionConfig) -> Self {
+        Self { state, config }
+    }
+
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    fn ttl_at(&self, now: DateTime<Utc>, absolute_expiry: DateTime<Utc>) -> Duration {
+        let left = (absolute_expiry - now).to_std().unwrap_or(Duration::ZERO);
+        self.config
+            .idle_timeout
+            .min(left)
+            .max(Duration::from_millis(1))
+    }
+
+    /// Create a session with a fresh id. The cookie value is returned once and never stored.
+    pub async fn create(
+        &self,
+        new: NewSession,
+        now: DateTime<Utc>,
+    ) -> Result<(SecretString, SessionRecord), StateError> {
+        let cookie = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+        let sid = sid_of(&cookie);
+        let absolute = chrono::Duration::from_std(self.config.absolute_timeout)
+            .unwrap_or(chrono::Duration::hours(12));
+        let record = SessionRecord {
+            sid: sid.clone(),
+            account_id: new.account_id,
+            username: new.username,
+            display_name: new.display_name,
+            email: new.email,
+            account_type: new.account_type,
+            roles: new.roles,
+            groups: new.groups,
+            facility: new.facility,
+            amr: new.amr,
+            zone: new.zone,
+            ip: new.ip,
+            user_agent: new.user_agent,
+            created_at: now,
+            absolute_expiry: now + absolute,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|e| StateError::Invalid(e.to_string()))?;
+        // Index first: a session that exists is always revocable through its account.
+        self.state
+            .set_add(
+                &StateKey::account_sessions(&record.account_id),
+                &sid,
+                self.config.absolute_timeout,
+            )
+            .await?;
+        self.state
+            .put(
+                &StateKey::session(&sid),
+                &bytes,
+                self.ttl_at(now, record.absolute_expiry),
+            )
+            .await?;
+        Ok((SecretString::new(cookie), record))
+    }
+
+    /// The live session for a cookie value, extending its idle timeout. `None` for garbage,
+    /// unknown, idle-expired and absolutely expired sessions alike.
+    pub async fn lookup(
+        &self,
+        cookie: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SessionRecord>, StateError> {
+        if !plausible_cookie(cookie) {
+            return Ok(None);
+        }
+        let key = StateKey::session(&sid_of(cookie));
+        let Some(bytes) = self.state.get_touch(&key, self.config.idle_timeout).await? else {
+            return Ok(None);
+        };
+        let record: SessionRecord =
+            serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid(e.to_string()))?;
+        if now >= record.absolute_expiry {
+            self.revoke(&record.account_id, &record.sid).await?;
+            return Ok(None);
+        }
+        Ok(Some(record))
+    }
+
+    /// End one session.
+    pub async fn revoke(&self, account_id: &str, sid: &str) -> Result<(), StateError> {
+        self.state.delete(&StateKey::session(sid)).await?;
+        self.state
+            .set_remove(&StateKey::account_sessions(account_id), sid)
+            .await
+    }
+
+    /// The account's live sessions, oldest first; dead index entries are pruned on the way.
+    pub async fn list(&self, account_id: &str) -> Result<Vec<SessionRecord>, StateError> {
+        let index = StateKey::account_sessions(account_id);
+        let mut out = Vec::new();
+        for sid in self.state.set_members(&index).await? {
+            match self.state.get(&StateKey::session(&sid)).await? {
+                Some(bytes) => match serde_json::from_slice::<SessionRecord>(&bytes) {
+                    Ok(r) => out.push(r),
+                    Err(e) => return Err(StateError::Invalid(e.to_string())),
+                },
+                None => self.state.set_remove(&index, &sid).await?,
+            }
+        }
+        out.sort_by_key(|r| r.created_at);
+        Ok(out)
+    }
+
+    /// End every session of an account (password change, disable, admin action); returns
+    /// how many there were.
+    pub async fn revoke_all(&self, account_id: &str) -> Result<usize, StateError> {
+        let index = StateKey::account_sessions(account_id);
+        let sids = self.state.set_members(&index).await?;
+        for sid in &sids {
+            self.state.delete(&StateKey::session(sid)).await?;
+        }
+        self.state.delete(&index).await?;
+        Ok(sids.len())
+    }
+
+    /// The `Set-Cookie` value for a new session.
+    pub fn cookie_header(&self, value: &SecretString, secure: bool) -> String {
+        self.cookie(
+            value.expose(),
+            self.config.absolute_timeout.as_secs(),
+            secure,
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub fn clear_cookie_header(&self, secure: bool) -> String {
+        self.cookie("", 0, secure)
+    }
+
+    fn cookie(&self, value: &str, max_age: u64, secure: bool) -> String {
+        let mut c = format!(
+            "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax",
+            self.config.cookie_name
+        );
+        if secure {
+            c.push_str("; Secure");
+        }
+        if !self.config.cookie_domain.is_empty() {
+            c.push_str("; Domain=");
+            c.push_str(&self.config.cookie_domain);
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::memory::MemoryState;
+    use chrono::TimeZone;
+
+    fn service() -> SessionService {
+        let config = crate::config::Config::from_toml_str("").unwrap().session;
+        SessionService::new(Arc::new(MemoryState::new()), config)
+    }
+
+    fn new_session(account: &str) -> NewSession {
+        NewSession {
+            account_id: account.into(),
+            username: "yamada".into(),
+            display_name: "山田".into(),
+            email: None,
+            account_type: "staff".into(),
+            roles: vec!["nurse".into()],
+            groups: vec![],
+            facility: "default".into(),
+            amr: vec!["pwd".into()],
+            zone: Zone::External,
+            ip: "192.0.2.1".into(),
+            user_agent: "test".into(),
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn ids_are_256_bit_and_only_their_hash_is_a_key() {
+        let s = service();
+        let (a, rec) = s.create(new_session("a1"), t0()).await.unwrap();
+        let (b, _) = s.create(new_session("a1"), t0()).await.unwrap();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(URL_SAFE_NO_PAD.decode(a.expose()).unwrap().len(), 32);
+        assert_eq!(rec.sid, sid_of(a.expose()));
+        assert!(!StateKey::session(&rec.sid).as_str().contains(a.expose()));
+        assert_eq!(
+            s.lookup(a.expose(), t0()).await.unwrap().unwrap().sid,
+            rec.sid
+        );
+        assert_eq!(s.list("a1").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn garbage_and_expired_sessions_are_none() {
+        let s = service();
+        let (a, _) = s.create(new_session("a1"), t0()).await.unwrap();
+        for junk in ["", "x", &"A".repeat(43), &"é".repeat(43), &"A".repeat(8192)] {
+            assert!(s.lookup(junk, t0()).await.unwrap().is_none());
+        }
+        let late = t0() + chrono::Duration::hours(12);
+        assert!(s.lookup(a.expose(), late).await.unwrap().is_none());
+        assert!(s.list("a1").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn revoke_all_ends_every_session_of_the_account_only() {
+        let s = service();
+        let (a, _) = s.create(new_session("a1"), t0()).await.unwrap();
+        let (b, _) = s.create(new_session("a1"), t0()).await.unwrap();
+        let (c, _) = s.create(new_session("a2"), t0()).await.unwrap();
+        assert_eq!(s.revoke_all("a1").await.unwrap(), 2);
+        assert!(s.lookup(a.expose(), t0()).await.unwrap().is_none());
+        assert!(s.lookup(b.expose(), t0()).await.unwrap().is_none());
+        assert!(s.lookup(c.expose(), t0()).await.unwrap().is_some());
+    }
+
+    #[test]
+    fn cookies_carry_the_brief_attributes() {
+        let s = service();
+        let v = SecretString::new("v".into());
+        let c = s.cookie_header(&v, true);
+        assert!(c.contains("HttpOnly") && c.contains("Secure") && c.contains("SameSite=Lax"));
+        assert!(s.clear_cookie_header(true).contains("Max-Age=0"));
+    }
+}

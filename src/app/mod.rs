@@ -21,8 +21,22 @@ use crate::session::keys::KeyRing;
 use crate::state::StateStore;
 use crate::state::memory::MemoryState;
 use crate::state::redis::RedisState;
+use crate::state::remote::RemoteState;
 use crate::store::Stores;
 use crate::store::sqlite::{OpenMode, SqliteStore};
+
+/// Where this process's short-lived state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateSource {
+    /// In this process (the gateway itself).
+    Local,
+    /// A shared Redis.
+    Redis,
+    /// The running gateway's memory, through its control socket (an admin command).
+    Gateway,
+    /// An admin command with in-process state and no running gateway: nothing is live.
+    Detached,
+}
 
 /// Everything a request handler or a CLI command needs.
 #[derive(Debug, Clone)]
@@ -34,6 +48,7 @@ pub struct AppState {
     pub passwords: Arc<PasswordService>,
     pub admin: AccountAdmin,
     pub state: Arc<dyn StateStore>,
+    pub state_source: StateSource,
     pub policy: Arc<PolicyEngine>,
     pub sessions: SessionService,
     pub login: LoginService,
@@ -88,11 +103,22 @@ impl AppState {
             stores.clone(),
         ));
         let auditor = Auditor::new(stores.audit.clone(), clock.clone());
-        let state: Arc<dyn StateStore> = match &config.state {
-            StateBackend::Memory => Arc::new(MemoryState::new()),
+        let (state, state_source): (Arc<dyn StateStore>, StateSource) = match &config.state {
+            // An administrative command acts on the running gateway's memory, if there is one.
+            StateBackend::Memory if mode == OpenMode::MustExist => {
+                match RemoteState::connect(&config.server.control_socket).await {
+                    Some(remote) => (Arc::new(remote), StateSource::Gateway),
+                    None => (Arc::new(MemoryState::new()), StateSource::Detached),
+                }
+            }
+            StateBackend::Memory => (Arc::new(MemoryState::new()), StateSource::Local),
             // Connected lazily: a Redis outage at start shows in /readyz, not as a crash loop.
-            StateBackend::Redis { url } => Arc::new(
-                RedisState::connect_lazy(url.expose()).map_err(|e| Error::Config(e.to_string()))?,
+            StateBackend::Redis { url } => (
+                Arc::new(
+                    RedisState::connect_lazy(url.expose())
+                        .map_err(|e| Error::Config(e.to_string()))?,
+                ),
+                StateSource::Redis,
             ),
         };
         let config = Arc::new(config);
@@ -124,6 +150,7 @@ impl AppState {
             passwords,
             admin,
             state,
+            state_source,
             policy,
             sessions,
             login,

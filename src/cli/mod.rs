@@ -11,6 +11,7 @@ mod healthcheck;
 mod output;
 mod policy;
 mod serve;
+mod session;
 mod user;
 
 use std::path::PathBuf;
@@ -54,6 +55,9 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// List and end sessions.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
     /// Read, verify and export the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -96,7 +100,8 @@ impl From<Error> for Failure {
             Error::PasswordRejected(_) => 5,
             Error::Store(
                 StoreError::ReadOnly(_) | StoreError::Corrupt(_) | StoreError::Unavailable(_),
-            ) => 6,
+            )
+            | Error::State(_) => 6,
             _ => 1,
         };
         let message = match &e {
@@ -138,6 +143,27 @@ pub(crate) async fn open_state(cli_config: &Option<PathBuf>) -> Result<AppState,
     Ok(AppState::build(config, Arc::new(SystemClock), OpenMode::MustExist).await?)
 }
 
+/// With in-process state and no gateway running, there is no live state to act on: say so.
+pub(crate) fn warn_if_detached(state: &AppState, lang: Lang) {
+    if state.state_source == crate::app::StateSource::Detached {
+        eprintln!(
+            "{} {}",
+            lang.pick(
+                "note: no running gateway answers on",
+                "注意: 稼働中のゲートウェイが応答しません:"
+            ),
+            state.config.server.control_socket.display()
+        );
+        eprintln!(
+            "{}",
+            lang.pick(
+                "      with in-process state, locks and sessions exist only while it runs.",
+                "      プロセス内状態では、ロックとセッションは稼働中のみ存在します。"
+            )
+        );
+    }
+}
+
 /// The operator, for the audit log: `cli:<os user>`.
 pub(crate) fn actor() -> String {
     let user = std::env::var("SUDO_USER")
@@ -154,6 +180,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Serve => serve::run(&cli.config).await,
         Command::Config(c) => config::run(c, &cli.config, lang),
         Command::User(c) => user::run(c, &cli.config, lang).await,
+        Command::Session(c) => session::run(c, &cli.config, lang).await,
         Command::Audit(c) => audit::run(c, &cli.config, lang).await,
         Command::Breach(c) => breach::run(c),
         Command::Policy(c) => policy::run(c, &cli.config, lang).await,

@@ -68,6 +68,21 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
         .await
         .map_err(|e| Failure::new(1, format!("cannot listen on {listen}: {e}")))?;
     tracing::info!(%listen, version = env!("CARGO_PKG_VERSION"), "sekimori listening");
+    // The control socket serves in-process state to admin commands (unlock, sessions).
+    let control = match state.config.state {
+        crate::config::StateBackend::Memory => {
+            let path = state.config.server.control_socket.clone();
+            let listener = crate::http::control::bind(&path).await?;
+            let router = crate::http::control::router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "control socket stopped");
+                }
+            });
+            Some(path)
+        }
+        crate::config::StateBackend::Redis { .. } => None,
+    };
     let app = crate::http::build_router(state.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -85,6 +100,9 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
         }
     };
     state.close().await;
+    if let Some(path) = control {
+        let _ = std::fs::remove_file(path);
+    }
     tracing::info!("stopped");
     outcome
 }

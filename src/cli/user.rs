@@ -64,6 +64,12 @@ pub enum UserCommand {
         #[arg(long)]
         reason: String,
     },
+    /// End a lockout (temporary or after 100 failures) in every zone, with a reason.
+    Unlock {
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Change an account's own password: reads the current and the new password, one a line,
     /// from standard input.
     Passwd { name: String },
@@ -283,6 +289,39 @@ pub async fn run(cmd: UserCommand, config: &Option<PathBuf>, lang: Lang) -> Resu
                 println!("{t}");
             }
             Ok(())
+        }
+        UserCommand::Unlock { name, reason } => {
+            super::warn_if_detached(&state, lang);
+            admin.unlock(&name, &reason, &actor).await.map(|before| {
+                let was = before.iter().filter(|z| z.is_locked()).count();
+                let mut t = table(vec![
+                    lang.pick("zone", "区分"),
+                    lang.pick("was locked", "ロック"),
+                    lang.pick("until", "解除予定"),
+                    lang.pick("failures", "失敗回数"),
+                ]);
+                for z in &before {
+                    t.add_row(vec![
+                        z.zone.as_str().to_owned(),
+                        if z.admin_unlock_required {
+                            lang.pick("until an admin unlocks", "管理者解除まで")
+                                .to_owned()
+                        } else if z.is_locked() {
+                            lang.pick("yes", "はい").to_owned()
+                        } else {
+                            lang.pick("no", "いいえ").to_owned()
+                        },
+                        z.locked_until.clone().unwrap_or_default(),
+                        z.consecutive_failures.to_string(),
+                    ]);
+                }
+                println!("{t}");
+                println!(
+                    "{} {name} ({was} {})",
+                    lang.pick("unlocked", "ロックを解除しました:"),
+                    lang.pick("zone(s) were locked", "区分がロック中でした")
+                );
+            })
         }
         UserCommand::Disable { name, reason } => {
             admin.disable(&name, &reason, &actor).await.map(|a| {

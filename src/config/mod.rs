@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub danger_insecure_cookies: bool,
     pub max_body_bytes: usize,
     pub shutdown_grace_seconds: u64,
+    /// Unix socket (0600) through which CLI commands reach the running gateway's state.
+    pub control_socket: PathBuf,
 }
 
 #[derive(Debug, Clone)]

@@ -32,6 +32,7 @@ pub struct RawServer {
     pub danger_insecure_cookies: bool,
     pub max_body_bytes: usize,
     pub shutdown_grace_seconds: u64,
+    pub control_socket: Option<PathBuf>,
 }
 
 impl Default for RawServer {
@@ -42,6 +43,7 @@ impl Default for RawServer {
             danger_insecure_cookies: true,
             max_body_bytes: 16 * 1024,
             shutdown_grace_seconds: 10,
+            control_socket: None,
         }
     }
 }

@@ -605,6 +605,11 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
                 danger_insecure_cookies: raw.server.danger_insecure_cookies,
                 max_body_bytes: raw.server.max_body_bytes,
                 shutdown_grace_seconds: raw.server.shutdown_grace_seconds,
+                control_socket: raw
+                    .server
+                    .control_socket
+                    .clone()
+                    .unwrap_or_else(|| data_dir.join("control.sock")),
             },
             state,
             store: StoreConfig {

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod authz;
 pub mod client;
+pub mod control;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -8,6 +8,7 @@
 
 pub mod memory;
 pub mod redis;
+pub mod remote;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -84,6 +85,15 @@ impl StateKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A key received from the control socket: only keys in Sekimori's namespace.
+    pub fn from_wire(s: String) -> Result<Self, StateError> {
+        if s.starts_with(PREFIX) && s.len() <= 256 && !s.chars().any(char::is_control) {
+            Ok(Self(s))
+        } else {
+            Err(StateError::Invalid("not a Sekimori state key".into()))
+        }
     }
 }
 

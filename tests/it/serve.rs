@@ -1,54 +1,14 @@
 //! `sekimori serve` as a real process: bootstrap admin printed once, health over TCP,
 //! graceful shutdown on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader, Read};
+use std::process::Child;
 
+use crate::process::{free_port, get, stop, wait_ready};
 use crate::support::Env;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
-
 fn start(env: &Env, port: u16) -> Child {
-    let mut c = env.cmd();
-    c.arg("serve")
-        .env("SEKIMORI__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("SEKIMORI__LOG__LEVEL", "info");
-    c.stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn wait_ready(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if get(port, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("gateway did not become healthy on port {port}");
+    crate::process::start(env, port, &[])
 }
 
 /// SIGTERM, then the exit code and everything the gateway printed on stdout.
@@ -62,24 +22,6 @@ fn stop_and_read(child: &mut Child) -> (i32, String) {
         .read_to_string(&mut stdout)
         .unwrap();
     (code, stdout)
-}
-
-fn stop(child: &mut Child) -> i32 {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gateway did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

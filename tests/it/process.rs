@@ -1,0 +1,190 @@
+//! Real processes for the tests: the gateway started from the built binary on a free port,
+//! and a minimal HTTP/1.1 client over TCP (no client library between the test and the wire).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::Env;
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A response as raw parts.
+#[derive(Debug)]
+pub struct Http {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Http {
+    /// The value of the first header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// `name=value` of a Set-Cookie header.
+    pub fn cookie(&self) -> String {
+        self.header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// One request with `Connection: close`; `None` if nothing answers.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Option<Http> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    // Bodies of keep-alive-less responses may still be chunked.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Some(Http {
+        status,
+        head: head.to_owned(),
+        body,
+    })
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+pub fn get(port: u16, path: &str) -> Option<String> {
+    request(port, "GET", path, &[], None).map(|r| format!("{}\r\n\r\n{}", r.head, r.body))
+}
+
+/// `sekimori serve` with the environment's configuration on `port`, plus extra variables.
+pub fn start(env: &Env, port: u16, vars: &[(&str, &str)]) -> Child {
+    let mut c = env.cmd();
+    c.arg("serve")
+        .env("SEKIMORI__SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("SEKIMORI__LOG__LEVEL", "info");
+    for (k, v) in vars {
+        c.env(k, v);
+    }
+    c.stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+pub fn wait_ready(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if get(port, "/healthz").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("gateway did not become healthy on port {port}");
+}
+
+/// SIGTERM and wait; the exit code.
+pub fn stop(child: &mut Child) -> i32 {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gateway did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running gateway, stopped when dropped.
+pub struct Gateway {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Gateway {
+    pub fn start(env: &Env, vars: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let child = start(env, port, vars);
+        wait_ready(port);
+        Self { child, port }
+    }
+
+    pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &serde_json::Value) -> Http {
+        request(self.port, "POST", path, headers, Some(&body.to_string())).unwrap()
+    }
+
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> Http {
+        request(self.port, "GET", path, headers, None).unwrap()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

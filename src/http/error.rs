@@ -112,6 +112,22 @@ impl From<Error> for ApiError {
                 .with_details(serde_json::json!({ "reasons": explained }))
             }
             Error::Store(s) => ApiError::from(s),
+            Error::State(s) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state_unavailable",
+                "The session store is unavailable; nothing was changed.",
+            )
+            .with_internal(s.to_string()),
+            Error::AccountNotFound(_) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "account_not_found",
+                "No such account.",
+            ),
+            Error::ReasonRequired => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "reason_required",
+                "A reason is required for this action; it goes into the audit log.",
+            ),
             other => ApiError::internal_error(other.to_string()),
         }
     }

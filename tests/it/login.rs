@@ -676,3 +676,137 @@ async fn a_redis_outage_fails_closed_with_503() {
         .await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn administrators_unlock_and_revoke_through_the_api() {
+    let env = Env::new();
+    let gw = Gw::new(env.state().await);
+    gw.user("itadmin", AccountType::Staff, &["it_admin"]).await;
+    gw.user("nurse2", AccountType::Staff, &["nurse"]).await;
+    let admin = gw.session("itadmin").await;
+    let nurse = gw.session("nurse2").await;
+    for _ in 0..5 {
+        gw.login("nurse2", "wrong-wrong-wrong", "203.0.113.3").await;
+    }
+    let call = |method: &str, path: &str, cookie: &str, body: Option<serde_json::Value>| {
+        let b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("cookie", cookie);
+        match body {
+            Some(j) => b
+                .header("content-type", "application/json")
+                .body(Body::from(j.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        }
+    };
+    let lock = gw
+        .send(
+            call("GET", "/api/v1/admin/accounts/nurse2/lock", &admin, None),
+            PROXY,
+        )
+        .await;
+    assert_eq!(lock.status, StatusCode::OK, "{}", lock.body);
+    assert_eq!(lock.body["zones"][1]["zone"], "external");
+    assert!(lock.body["zones"][1]["locked_until"].is_string());
+    let r = gw
+        .send(
+            call(
+                "POST",
+                "/api/v1/admin/accounts/nurse2/unlock",
+                &nurse,
+                Some(json!({"reason": "x"})),
+            ),
+            PROXY,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "not_an_administrator")
+    );
+    let r = gw
+        .send(
+            call(
+                "POST",
+                "/api/v1/admin/accounts/nurse2/unlock",
+                &admin,
+                Some(json!({"reason": ""})),
+            ),
+            PROXY,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "reason_required")
+    );
+    let r = gw
+        .send(
+            call(
+                "POST",
+                "/api/v1/admin/accounts/nobody/unlock",
+                &admin,
+                Some(json!({"reason": "x"})),
+            ),
+            PROXY,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::NOT_FOUND, "account_not_found")
+    );
+    let r = gw.send(call("POST", "/api/v1/admin/accounts/%EF%BC%AE%EF%BC%B5%EF%BC%B2%EF%BC%B3%EF%BC%A5%EF%BC%92/unlock", &admin, Some(json!({"reason": "電話で本人確認"}))), PROXY).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "full-width ＮＵＲＳＥ２ names the same account: {}",
+        r.body
+    );
+    assert_eq!(
+        gw.login("nurse2", PASSWORD, "203.0.113.3").await.body["outcome"],
+        "authenticated"
+    );
+    let list = gw
+        .send(
+            call(
+                "GET",
+                "/api/v1/admin/accounts/nurse2/sessions",
+                &admin,
+                None,
+            ),
+            PROXY,
+        )
+        .await;
+    assert_eq!(list.body["sessions"].as_array().unwrap().len(), 2);
+    let sid = list.body["sessions"][0]["sid"].as_str().unwrap().to_owned();
+    let r = gw
+        .send(
+            call(
+                "POST",
+                "/api/v1/admin/accounts/nurse2/sessions/revoke",
+                &admin,
+                Some(json!({"sid": sid, "reason": "shared PC"})),
+            ),
+            PROXY,
+        )
+        .await;
+    assert_eq!(r.body["sessions_ended"], 1);
+    let r = gw
+        .send(
+            call(
+                "POST",
+                "/api/v1/admin/accounts/nurse2/sessions/revoke",
+                &admin,
+                Some(json!({"sid": sid, "reason": "again"})),
+            ),
+            PROXY,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let audit = gw.audit_kinds().await;
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.0 == "account_unlocked" && a.2["reason"] == "電話で本人確認")
+    );
+}

@@ -15,6 +15,7 @@ mod gateway;
 mod http;
 mod live_admin;
 mod login;
+mod nginx;
 mod passwords;
 mod policy;
 mod process;

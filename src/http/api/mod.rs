@@ -1,4 +1,5 @@
 //! The JSON API under `/api/v1`.
 
+pub mod admin;
 pub mod login;
 pub mod password;

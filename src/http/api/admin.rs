@@ -1,0 +1,120 @@
+//! The administrators' API (role `it_admin`): lock state and unlock, sessions and revoke.
+//! The same use cases as `sekimori user unlock` and `sekimori session …`, audited with the
+//! administrator's account as the actor.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::http::api::login::session_from;
+use crate::http::error::ApiError;
+use crate::http::extract::AppJson;
+use crate::session::SessionRecord;
+
+/// The role that may administer accounts.
+pub const ADMIN_ROLE: &str = "it_admin";
+
+async fn admin_session(state: &AppState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
+    let s = session_from(state, headers).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "no_session",
+            "There is no valid session; sign in.",
+        )
+    })?;
+    if !s.roles.iter().any(|r| r == ADMIN_ROLE) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_an_administrator",
+            "This needs the it_admin role.",
+        ));
+    }
+    Ok(s)
+}
+
+fn actor(s: &SessionRecord) -> String {
+    format!("account:{}", s.username)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    /// One session; all of the account's sessions when absent.
+    sid: Option<String>,
+    reason: String,
+}
+
+pub async fn get_lock(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin_session(&state, &headers).await?;
+    let (account, zones) = state.admin.lock_state(&name).await?;
+    Ok(Json(
+        json!({ "username": account.username, "zones": zones }),
+    ))
+}
+
+pub async fn post_unlock(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<ReasonBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let admin = admin_session(&state, &headers).await?;
+    let before = state
+        .admin
+        .unlock(&name, &body.reason, &actor(&admin))
+        .await?;
+    Ok(Json(json!({ "unlocked": true, "before": before })))
+}
+
+pub async fn get_sessions(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin_session(&state, &headers).await?;
+    let (account, list) = state.admin.sessions(&name).await?;
+    let sessions: Vec<_> = list
+        .iter()
+        .map(|s| {
+            json!({
+                "sid": s.sid,
+                "created_at": s.created_at.to_rfc3339(),
+                "expires_at": s.absolute_expiry.to_rfc3339(),
+                "amr": s.amr,
+                "zone": s.zone,
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "username": account.username, "sessions": sessions }),
+    ))
+}
+
+pub async fn post_revoke(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<RevokeBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let admin = admin_session(&state, &headers).await?;
+    let ended = state
+        .admin
+        .revoke_sessions(&name, body.sid.as_deref(), &body.reason, &actor(&admin))
+        .await?;
+    Ok(Json(json!({ "sessions_ended": ended })))
+}

@@ -1,0 +1,295 @@
+//! End to end with a real nginx: `auth_request` in front of a small upstream, the gateway as
+//! a real process, and the assertion verified by an independent library (Python PyJWT with
+//! `cryptography`) against the published JWKS.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::gateway::{FIRST, PASSWORD};
+use crate::process::{Gateway, free_port, request};
+use crate::support::{Env, text};
+
+/// An upstream that answers every request with the request head it received.
+fn echo_upstream() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let body = String::from_utf8_lossy(&buf).into_owned();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The nginx configuration of docker/nginx.conf's `location` blocks, on loopback ports.
+fn nginx(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Nginx {
+    let d = dir.display();
+    let conf = format!(
+        r#"daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/client; proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location = /_sekimori {{
+      internal;
+      proxy_pass http://127.0.0.1:{gateway}/api/v1/authz/auth-request;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }}
+    location / {{
+      auth_request /_sekimori;
+      auth_request_set $sekimori_user $upstream_http_remote_user;
+      auth_request_set $sekimori_groups $upstream_http_remote_groups;
+      auth_request_set $sekimori_name $upstream_http_remote_name;
+      auth_request_set $sekimori_email $upstream_http_remote_email;
+      auth_request_set $sekimori_assertion $upstream_http_sekimori_assertion;
+      auth_request_set $sekimori_login $upstream_http_location;
+      proxy_set_header Remote-User $sekimori_user;
+      proxy_set_header Remote-Groups $sekimori_groups;
+      proxy_set_header Remote-Name $sekimori_name;
+      proxy_set_header Remote-Email $sekimori_email;
+      proxy_set_header Sekimori-Assertion $sekimori_assertion;
+      error_page 401 =302 $sekimori_login;
+      proxy_pass http://127.0.0.1:{upstream};
+    }}
+  }}
+}}
+"#
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nginx must be installed (tests/run.sh installs it)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Nginx(child)
+}
+
+/// Verify a token with PyJWT against the gateway's JWKS; the claims, or the error text.
+fn pyjwt(
+    gateway: u16,
+    token: &str,
+    audience: &str,
+    issuer: &str,
+) -> Result<serde_json::Value, String> {
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let script = r#"
+import json, sys, jwt
+url, token, aud, iss = sys.argv[1:5]
+key = jwt.PyJWKClient(url).get_signing_key_from_jwt(token)
+claims = jwt.decode(token, key.key, algorithms=["EdDSA"], audience=aud, issuer=iss,
+                    options={"require": ["exp", "nbf", "iat", "aud", "iss", "sub"]})
+print(json.dumps(claims))
+"#;
+    let out = Command::new(python)
+        .args([
+            "-c",
+            script,
+            &format!("http://127.0.0.1:{gateway}/.well-known/jwks.json"),
+            token,
+            audience,
+            issuer,
+        ])
+        .output()
+        .expect("python3 with PyJWT must be installed (tests/run.sh installs python3-jwt)");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).unwrap())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn nginx_auth_request_protects_an_upstream_end_to_end() {
+    let env = Env::new();
+    std::fs::write(
+        env.config_path(),
+        env.config_toml("[session]\nidle_timeout_seconds = 5\n[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n"),
+    )
+    .unwrap();
+    let gw = Gateway::start(&env, &[]);
+    let upstream = echo_upstream();
+    let nport = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let _nginx = nginx(dir.path(), nport, gw.port, upstream);
+    let host = format!("emr.localhost:{nport}");
+    let via_nginx = |path: &str, extra: &[(&str, &str)]| {
+        let mut h: Vec<(&str, &str)> = vec![("Host", host.as_str())];
+        h.extend_from_slice(extra);
+        request(nport, "GET", path, &h, None).unwrap()
+    };
+
+    // No session: redirected to the portal with a return URL.
+    let r = via_nginx("/chart?id=1", &[]);
+    assert_eq!(
+        r.status,
+        302,
+        "{}\n{}",
+        r.head,
+        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+    );
+    let location = r.header("location").unwrap();
+    assert_eq!(
+        location,
+        format!(
+            "http://localhost:8080/login?rd=http%3A%2F%2Femr%2Elocalhost%3A{nport}%2Fchart%3Fid%3D1"
+        )
+    );
+
+    // Log in through the API.
+    let add = env.run(
+        &[
+            "user",
+            "add",
+            "hayashi",
+            "--display-name",
+            "林 真理子",
+            "--role",
+            "nurse",
+            "--email",
+            "h@clinic.example",
+            "--password-stdin",
+        ],
+        Some(format!("{FIRST}\n").as_bytes()),
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    let first = gw.post(
+        "/api/v1/login",
+        &[],
+        &json!({"username": "hayashi", "password": FIRST, "system": "emr"}),
+    );
+    let done = gw.post(
+        "/api/v1/login",
+        &[],
+        &json!({"flow_id": first.json()["flow_id"], "new_password": PASSWORD}),
+    );
+    assert_eq!(done.json()["outcome"], "authenticated", "{}", done.body);
+    let cookie = done.cookie();
+
+    // With the session: the upstream sees the identity, not what the client claimed.
+    let r = via_nginx(
+        "/chart?id=1",
+        &[
+            ("Cookie", &cookie),
+            ("Remote-User", "admin"),
+            ("Sekimori-Assertion", "forged"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.head);
+    let seen = r.body.to_ascii_lowercase();
+    assert!(seen.contains("remote-user: hayashi"), "{}", r.body);
+    assert!(
+        !seen.contains("remote-user: admin"),
+        "client-supplied Remote-User must not reach the upstream: {}",
+        r.body
+    );
+    assert!(seen.contains("remote-groups: nurse"));
+    assert!(seen.contains("remote-email: h@clinic.example"));
+    let token = r
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("Sekimori-Assertion: "))
+        .expect("the upstream receives the assertion")
+        .trim()
+        .to_owned();
+    assert_ne!(token, "forged");
+    let claims = pyjwt(gw.port, &token, "emr", "http://localhost:8080")
+        .expect("PyJWT verifies the assertion");
+    assert_eq!(claims["sub"], "hayashi");
+    assert_eq!(claims["name"], "林 真理子");
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        60
+    );
+    // PyJWT refuses a tampered signature, another audience, and another issuer.
+    let mut tampered = token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert!(pyjwt(gw.port, &tampered, "emr", "http://localhost:8080").is_err());
+    assert!(pyjwt(gw.port, &token, "billing", "http://localhost:8080").is_err());
+    assert!(pyjwt(gw.port, &token, "emr", "https://evil.example").is_err());
+
+    // Logout: back to the login redirect.
+    let out = gw.post("/api/v1/logout", &[("Cookie", &cookie)], &json!({}));
+    assert_eq!(out.status, 200);
+    assert_eq!(via_nginx("/chart", &[("Cookie", &cookie)]).status, 302);
+
+    // Idle timeout (5 s here): a quiet session ends, an active one slides.
+    let fresh = gw
+        .post(
+            "/api/v1/login",
+            &[],
+            &json!({"username": "hayashi", "password": PASSWORD}),
+        )
+        .cookie();
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(
+            via_nginx("/", &[("Cookie", &fresh)]).status,
+            200,
+            "activity keeps the session alive"
+        );
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        via_nginx("/", &[("Cookie", &fresh)]).status,
+        302,
+        "idle for longer than the timeout"
+    );
+}

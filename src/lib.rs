@@ -2,9 +2,10 @@
 //! information systems into practice. See `README.md` for the product and `config/` for
 //! every setting.
 //!
-//! Data flows one way: `http` / `cli` → `admin` / `password` / `audit` → `store` / `crypto`. The domain
-//! modules (`account`, `password::rules`, `audit::chain`) are pure and take `now` as an
-//! argument.
+//! Data flows one way: `http` / `cli` → `auth` / `admin` / `session` / `policy` / `password` /
+//! `audit` → `store` / `state` / `crypto`. The domain modules (`account`, `lockout`,
+//! `password::rules`, `audit::chain`, `http::authz::target`) are pure and take `now` (or
+//! nothing time-related) as an argument.
 
 pub mod account;
 pub mod admin;

@@ -251,6 +251,14 @@ pub struct Account {
 }
 
 impl Account {
+    pub fn role_names(&self) -> Vec<String> {
+        self.roles.iter().map(|r| r.as_str().to_owned()).collect()
+    }
+
+    pub fn group_names(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.as_str().to_owned()).collect()
+    }
+
     /// The strings a password must not be guessable from (zxcvbn user inputs, G-6).
     pub fn personal_inputs(&self) -> Vec<String> {
         let mut v = vec![

@@ -35,7 +35,7 @@ use crate::password::PasswordService;
 use crate::password::service::SetBy;
 use crate::policy::factors::FactorKind;
 use crate::policy::{AccountFacts, Decision, PolicyEngine, SessionFacts, SystemFacts, Verdict};
-use crate::session::{NewSession, SessionRecord, SessionService};
+use crate::session::{SessionRecord, SessionService, SessionSubject};
 use crate::state::{StateKey, StateStore};
 use crate::store::Stores;
 use flow::{FlowRecord, FlowStep};
@@ -361,22 +361,14 @@ impl LoginService {
                 let (cookie, session) = self
                     .sessions
                     .create(
-                        NewSession {
+                        SessionSubject {
                             account_id: account.id.to_string(),
                             username: subject.to_owned(),
                             display_name: account.display_name.clone(),
                             email: account.email.clone(),
                             account_type: account.account_type.as_str().to_owned(),
-                            roles: account
-                                .roles
-                                .iter()
-                                .map(|r| r.as_str().to_owned())
-                                .collect(),
-                            groups: account
-                                .groups
-                                .iter()
-                                .map(|g| g.as_str().to_owned())
-                                .collect(),
+                            roles: account.role_names(),
+                            groups: account.group_names(),
                             facility: account.facility_id.0.clone(),
                             amr: amr.clone(),
                             zone: origin.zone,
@@ -414,21 +406,13 @@ impl LoginService {
                 })
             }
             Verdict::NeedPasswordChange => {
-                let flow_id = flow::begin(
-                    self.state.as_ref(),
-                    &flow(FlowStep::ChangePassword {
-                        reason: pstate.to_owned(),
-                    }),
-                    flow_ttl,
-                )
-                .await?;
-                self.auditor
-                    .record(
-                        base(EventKind::LoginAttempt, Outcome::Info)
-                            .detail("result", "password_change_required")
-                            .detail("password_state", pstate),
-                    )
-                    .await?;
+                let step = FlowStep::ChangePassword {
+                    reason: pstate.to_owned(),
+                };
+                let event = base(EventKind::LoginAttempt, Outcome::Info)
+                    .detail("result", "password_change_required")
+                    .detail("password_state", pstate);
+                let flow_id = self.next_step(&flow(step), event).await?;
                 Ok(LoginOutcome::PasswordChangeRequired {
                     flow_id,
                     reason: pstate.to_owned(),
@@ -436,24 +420,14 @@ impl LoginService {
                 })
             }
             Verdict::NeedFactor { kinds } => {
-                let flow_id = flow::begin(
-                    self.state.as_ref(),
-                    &flow(FlowStep::SecondFactor {
-                        kinds: kinds.clone(),
-                    }),
-                    flow_ttl,
-                )
-                .await?;
-                self.auditor
-                    .record(
-                        base(EventKind::LoginAttempt, Outcome::Info)
-                            .detail("result", "second_factor_required")
-                            .detail(
-                                "kinds",
-                                kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-                            ),
-                    )
-                    .await?;
+                let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                let event = base(EventKind::LoginAttempt, Outcome::Info)
+                    .detail("result", "second_factor_required")
+                    .detail("kinds", names);
+                let step = FlowStep::SecondFactor {
+                    kinds: kinds.clone(),
+                };
+                let flow_id = self.next_step(&flow(step), event).await?;
                 Ok(LoginOutcome::SecondFactorRequired {
                     flow_id,
                     kinds,
@@ -472,6 +446,18 @@ impl LoginService {
                 Ok(LoginOutcome::Denied { policy_ids })
             }
         }
+    }
+
+    /// Open a flow for the next step and record why.
+    async fn next_step(
+        &self,
+        record: &FlowRecord,
+        event: AuditEvent,
+    ) -> Result<SecretString, Error> {
+        let ttl = self.sessions.config().login_flow_ttl;
+        let id = flow::begin(self.state.as_ref(), record, ttl).await?;
+        self.auditor.record(event).await?;
+        Ok(id)
     }
 
     /// The password-change step of a flow. The flow id is spent whatever happens; a refused

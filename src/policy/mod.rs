@@ -94,16 +94,8 @@ impl AccountFacts {
             id: account.id.to_string(),
             account_type: account.account_type.as_str().to_owned(),
             status: account.status.as_str().to_owned(),
-            roles: account
-                .roles
-                .iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
-            groups: account
-                .groups
-                .iter()
-                .map(|g| g.as_str().to_owned())
-                .collect(),
+            roles: account.role_names(),
+            groups: account.group_names(),
             facility: account.facility_id.0.clone(),
             has_second_factor,
         }

@@ -21,11 +21,9 @@ use crate::crypto::{SecretString, random_bytes};
 use crate::lockout::Zone;
 use crate::state::{StateError, StateKey, StateStore};
 
-/// A session as stored. `sid` is the public handle (hash of the cookie value): it appears in
-/// assertions, listings and audit records, and cannot be turned back into a cookie.
+/// Who a session belongs to and how they signed in: what the login step hands over.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionRecord {
-    pub sid: String,
+pub struct SessionSubject {
     pub account_id: String,
     pub username: String,
     pub display_name: String,
@@ -39,8 +37,27 @@ pub struct SessionRecord {
     pub zone: Zone,
     pub ip: String,
     pub user_agent: String,
+}
+
+/// A session as stored: its subject plus its handle and lifetime. `sid` is the public
+/// handle (hash of the cookie value): it appears in assertions, listings and audit records,
+/// and cannot be turned back into a cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub sid: String,
+    #[serde(flatten)]
+    pub subject: SessionSubject,
     pub created_at: DateTime<Utc>,
     pub absolute_expiry: DateTime<Utc>,
+}
+
+/// Reading a record reads its subject: `record.username`, `record.amr`, …
+impl std::ops::Deref for SessionRecord {
+    type Target = SessionSubject;
+
+    fn deref(&self) -> &SessionSubject {
+        &self.subject
+    }
 }
 
 impl SessionRecord {
@@ -52,23 +69,6 @@ impl SessionRecord {
             "aal1"
         }
     }
-}
-
-/// What the login step hands over to become a session.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    pub account_id: String,
-    pub username: String,
-    pub display_name: String,
-    pub email: Option<String>,
-    pub account_type: String,
-    pub roles: Vec<String>,
-    pub groups: Vec<String>,
-    pub facility: String,
-    pub amr: Vec<String>,
-    pub zone: Zone,
-    pub ip: String,
-    pub user_agent: String,
 }
 
 /// Length of a cookie value: 32 random bytes in unpadded base64url.
@@ -114,7 +114,7 @@ impl SessionService {
     /// Create a session with a fresh id. The cookie value is returned once and never stored.
     pub async fn create(
         &self,
-        new: NewSession,
+        subject: SessionSubject,
         now: DateTime<Utc>,
     ) -> Result<(SecretString, SessionRecord), StateError> {
         let cookie = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
@@ -123,18 +123,7 @@ impl SessionService {
             .unwrap_or(chrono::Duration::hours(12));
         let record = SessionRecord {
             sid: sid.clone(),
-            account_id: new.account_id,
-            username: new.username,
-            display_name: new.display_name,
-            email: new.email,
-            account_type: new.account_type,
-            roles: new.roles,
-            groups: new.groups,
-            facility: new.facility,
-            amr: new.amr,
-            zone: new.zone,
-            ip: new.ip,
-            user_agent: new.user_agent,
+            subject,
             created_at: now,
             absolute_expiry: now + absolute,
         };
@@ -258,8 +247,8 @@ mod tests {
         SessionService::new(Arc::new(MemoryState::new()), config)
     }
 
-    fn new_session(account: &str) -> NewSession {
-        NewSession {
+    fn new_session(account: &str) -> SessionSubject {
+        SessionSubject {
             account_id: account.into(),
             username: "yamada".into(),
             display_name: "山田".into(),

@@ -72,6 +72,28 @@ impl Gw {
         self.send(req, PROXY).await
     }
 
+    /// A request with a session cookie and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        cookie: &str,
+        body: Option<serde_json::Value>,
+    ) -> Reply {
+        let b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("cookie", cookie);
+        let req = match body {
+            Some(j) => b
+                .header("content-type", "application/json")
+                .body(Body::from(j.to_string()))
+                .unwrap(),
+            None => b.body(Body::empty()).unwrap(),
+        };
+        self.send(req, PROXY).await
+    }
+
     pub async fn login(&self, user: &str, password: &str, client: &str) -> Reply {
         self.login_json(
             serde_json::json!({ "username": user, "password": password }),

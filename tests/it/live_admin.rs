@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::gateway::{FIRST, PASSWORD};
+use crate::gateway::PASSWORD;
 use crate::process::{Gateway, stop};
 use crate::support::{Env, text};
 
@@ -19,33 +19,7 @@ fn login(gw: &Gateway, user: &str, password: &str) -> crate::process::Http {
 fn cli_commands_act_on_the_running_gateway() {
     let env = Env::new();
     let mut gw = Gateway::start(&env, &[]);
-    let add = env.run(
-        &[
-            "user",
-            "add",
-            "hayashi",
-            "--display-name",
-            "林 真理子",
-            "--role",
-            "nurse",
-            "--password-stdin",
-        ],
-        Some(format!("{FIRST}\n").as_bytes()),
-    );
-    assert!(add.status.success(), "{}", text(&add));
-    let first = login(&gw, "hayashi", FIRST);
-    assert_eq!(
-        first.json()["outcome"],
-        "password_change_required",
-        "{}",
-        first.body
-    );
-    let done = gw.post(
-        "/api/v1/login",
-        &[],
-        &json!({ "flow_id": first.json()["flow_id"], "new_password": PASSWORD }),
-    );
-    assert_eq!(done.json()["outcome"], "authenticated", "{}", done.body);
+    let done = gw.enrol(&env, "hayashi", &[], "portal");
     let cookie = done.cookie();
     let sid = done.json()["session"]["sid"].as_str().unwrap().to_owned();
 

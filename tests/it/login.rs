@@ -688,118 +688,85 @@ async fn administrators_unlock_and_revoke_through_the_api() {
     for _ in 0..5 {
         gw.login("nurse2", "wrong-wrong-wrong", "203.0.113.3").await;
     }
-    let call = |method: &str, path: &str, cookie: &str, body: Option<serde_json::Value>| {
-        let b = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("cookie", cookie);
-        match body {
-            Some(j) => b
-                .header("content-type", "application/json")
-                .body(Body::from(j.to_string()))
-                .unwrap(),
-            None => b.body(Body::empty()).unwrap(),
-        }
-    };
+    let base = "/api/v1/admin/accounts";
     let lock = gw
-        .send(
-            call("GET", "/api/v1/admin/accounts/nurse2/lock", &admin, None),
-            PROXY,
-        )
+        .call("GET", &format!("{base}/nurse2/lock"), &admin, None)
         .await;
     assert_eq!(lock.status, StatusCode::OK, "{}", lock.body);
     assert_eq!(lock.body["zones"][1]["zone"], "external");
     assert!(lock.body["zones"][1]["locked_until"].is_string());
+    for (who, name, reason, status, code) in [
+        (
+            &nurse,
+            "nurse2",
+            "x",
+            StatusCode::FORBIDDEN,
+            "not_an_administrator",
+        ),
+        (
+            &admin,
+            "nurse2",
+            "",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "reason_required",
+        ),
+        (
+            &admin,
+            "nobody",
+            "x",
+            StatusCode::NOT_FOUND,
+            "account_not_found",
+        ),
+        (
+            &admin,
+            "a%00b",
+            "x",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "username_control_character",
+        ),
+    ] {
+        let path = format!("{base}/{name}/unlock");
+        let r = gw
+            .call("POST", &path, who, Some(json!({ "reason": reason })))
+            .await;
+        assert_eq!((r.status, r.code()), (status, code), "{name} {reason:?}");
+    }
+    // Full-width ＮＵＲＳＥ２ names the same account.
+    let fullwidth = "%EF%BC%AE%EF%BC%B5%EF%BC%B2%EF%BC%B3%EF%BC%A5%EF%BC%92";
     let r = gw
-        .send(
-            call(
-                "POST",
-                "/api/v1/admin/accounts/nurse2/unlock",
-                &nurse,
-                Some(json!({"reason": "x"})),
-            ),
-            PROXY,
+        .call(
+            "POST",
+            &format!("{base}/{fullwidth}/unlock"),
+            &admin,
+            Some(json!({"reason": "電話で本人確認"})),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::FORBIDDEN, "not_an_administrator")
-    );
-    let r = gw
-        .send(
-            call(
-                "POST",
-                "/api/v1/admin/accounts/nurse2/unlock",
-                &admin,
-                Some(json!({"reason": ""})),
-            ),
-            PROXY,
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "reason_required")
-    );
-    let r = gw
-        .send(
-            call(
-                "POST",
-                "/api/v1/admin/accounts/nobody/unlock",
-                &admin,
-                Some(json!({"reason": "x"})),
-            ),
-            PROXY,
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::NOT_FOUND, "account_not_found")
-    );
-    let r = gw.send(call("POST", "/api/v1/admin/accounts/%EF%BC%AE%EF%BC%B5%EF%BC%B2%EF%BC%B3%EF%BC%A5%EF%BC%92/unlock", &admin, Some(json!({"reason": "電話で本人確認"}))), PROXY).await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "full-width ＮＵＲＳＥ２ names the same account: {}",
-        r.body
-    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(
         gw.login("nurse2", PASSWORD, "203.0.113.3").await.body["outcome"],
         "authenticated"
     );
     let list = gw
-        .send(
-            call(
-                "GET",
-                "/api/v1/admin/accounts/nurse2/sessions",
-                &admin,
-                None,
-            ),
-            PROXY,
-        )
+        .call("GET", &format!("{base}/nurse2/sessions"), &admin, None)
         .await;
     assert_eq!(list.body["sessions"].as_array().unwrap().len(), 2);
     let sid = list.body["sessions"][0]["sid"].as_str().unwrap().to_owned();
+    let revoke = format!("{base}/nurse2/sessions/revoke");
     let r = gw
-        .send(
-            call(
-                "POST",
-                "/api/v1/admin/accounts/nurse2/sessions/revoke",
-                &admin,
-                Some(json!({"sid": sid, "reason": "shared PC"})),
-            ),
-            PROXY,
+        .call(
+            "POST",
+            &revoke,
+            &admin,
+            Some(json!({"sid": sid, "reason": "shared PC"})),
         )
         .await;
     assert_eq!(r.body["sessions_ended"], 1);
     let r = gw
-        .send(
-            call(
-                "POST",
-                "/api/v1/admin/accounts/nurse2/sessions/revoke",
-                &admin,
-                Some(json!({"sid": sid, "reason": "again"})),
-            ),
-            PROXY,
+        .call(
+            "POST",
+            &revoke,
+            &admin,
+            Some(json!({"sid": sid, "reason": "again"})),
         )
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);

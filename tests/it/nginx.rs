@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::gateway::{FIRST, PASSWORD};
+use crate::gateway::PASSWORD;
 use crate::process::{Gateway, free_port, request};
-use crate::support::{Env, text};
+use crate::support::Env;
 
 /// An upstream that answers every request with the request head it received.
 fn echo_upstream() -> u16 {
@@ -192,33 +192,7 @@ fn nginx_auth_request_protects_an_upstream_end_to_end() {
     );
 
     // Log in through the API.
-    let add = env.run(
-        &[
-            "user",
-            "add",
-            "hayashi",
-            "--display-name",
-            "林 真理子",
-            "--role",
-            "nurse",
-            "--email",
-            "h@clinic.example",
-            "--password-stdin",
-        ],
-        Some(format!("{FIRST}\n").as_bytes()),
-    );
-    assert!(add.status.success(), "{}", text(&add));
-    let first = gw.post(
-        "/api/v1/login",
-        &[],
-        &json!({"username": "hayashi", "password": FIRST, "system": "emr"}),
-    );
-    let done = gw.post(
-        "/api/v1/login",
-        &[],
-        &json!({"flow_id": first.json()["flow_id"], "new_password": PASSWORD}),
-    );
-    assert_eq!(done.json()["outcome"], "authenticated", "{}", done.body);
+    let done = gw.enrol(&env, "hayashi", &["--email", "h@clinic.example"], "emr");
     let cookie = done.cookie();
 
     // With the session: the upstream sees the identity, not what the client claimed.

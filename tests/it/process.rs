@@ -184,6 +184,45 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// `user add NAME` (display name 林 真理子, role nurse, plus `args`) with a one-time
+    /// password, then the first login with its password change: the authenticated answer.
+    pub fn enrol(&self, env: &Env, name: &str, args: &[&str], system: &str) -> Http {
+        let mut cmd = vec![
+            "user",
+            "add",
+            name,
+            "--display-name",
+            "林 真理子",
+            "--role",
+            "nurse",
+        ];
+        cmd.extend_from_slice(args);
+        cmd.push("--password-stdin");
+        let first = crate::gateway::FIRST;
+        let add = env.run(&cmd, Some(format!("{first}\n").as_bytes()));
+        assert!(add.status.success(), "{}", crate::support::text(&add));
+        let step = self.post(
+            "/api/v1/login",
+            &[],
+            &serde_json::json!({"username": name, "password": first, "system": system}),
+        );
+        assert_eq!(
+            step.json()["outcome"],
+            "password_change_required",
+            "{}",
+            step.body
+        );
+        let done = self.post(
+            "/api/v1/login",
+            &[],
+            &serde_json::json!({"flow_id": step.json()["flow_id"], "new_password": crate::gateway::PASSWORD}),
+        );
+        assert_eq!(done.json()["outcome"], "authenticated", "{}", done.body);
+        done
+    }
+}
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();

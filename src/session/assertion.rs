@@ -242,6 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn expired_tokens_are_refused() {
+        let (_d, a) = assertions();
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        let old = a
+            .for_session(&session(), "emr", now - Duration::seconds(61))
+            .unwrap();
+        let e = a.verify(&old, "emr").unwrap_err();
+        assert!(e.to_string().contains("Expired"), "{e}");
+        let future = a
+            .for_session(&session(), "future", now + Duration::seconds(30))
+            .unwrap();
+        assert!(a.verify(&future, "future").is_err(), "not yet valid");
+    }
+
+    #[test]
     fn tampered_tokens_are_refused() {
         let (_d, a) = assertions();
         let t = a

@@ -86,43 +86,19 @@ async fn first_login_changes_the_password_then_authenticates_once_per_flow() {
 
     // The session answers, logout ends it.
     let cookie = ok.cookie();
-    let who = gw
-        .send(
-            Request::get("/api/v1/session")
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
-            PROXY,
-        )
-        .await;
+    let who = gw.call("GET", "/api/v1/session", &cookie, None).await;
     assert_eq!(
         (who.status, who.body["username"].as_str()),
         (StatusCode::OK, Some("sato"))
     );
-    let out = gw
-        .send(
-            Request::post("/api/v1/logout")
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
-            PROXY,
-        )
-        .await;
+    let out = gw.call("POST", "/api/v1/logout", &cookie, None).await;
     assert!(
         out.headers["set-cookie"]
             .to_str()
             .unwrap()
             .contains("Max-Age=0")
     );
-    let who = gw
-        .send(
-            Request::get("/api/v1/session")
-                .header("cookie", &cookie)
-                .body(Body::empty())
-                .unwrap(),
-            PROXY,
-        )
-        .await;
+    let who = gw.call("GET", "/api/v1/session", &cookie, None).await;
     assert_eq!(
         (who.status, who.code()),
         (StatusCode::UNAUTHORIZED, "no_session")

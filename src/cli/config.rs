@@ -55,6 +55,44 @@ pub fn run(cmd: ConfigCommand, config: &Option<PathBuf>, lang: Lang) -> Result<(
                     "  password rotation: {}",
                     lang.pick("none (guideline 7.0)", "なし（第7.0版）")
                 );
+                let l = &c.lockout.policy;
+                println!(
+                    "  lockout: {} failures in {} min -> {} min (doubling to {} h); {} consecutive -> admin unlock; {} per address per {} min",
+                    l.threshold,
+                    l.window.num_minutes(),
+                    l.base_lock.num_minutes(),
+                    l.max_lock.num_hours(),
+                    l.hard_threshold,
+                    c.lockout.ip_limit,
+                    c.lockout.ip_window.as_secs() / 60
+                );
+                println!(
+                    "  session: idle {} s, absolute {} h, cookie {}{}",
+                    c.session.idle_timeout.as_secs(),
+                    c.session.absolute_timeout.as_secs() / 3600,
+                    c.session.cookie_name,
+                    if c.session.cookie_domain.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (domain {})", c.session.cookie_domain)
+                    }
+                );
+                let nets = |v: &[ipnet::IpNet]| {
+                    if v.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        v.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                };
+                println!(
+                    "  trusted proxies: {}  clinic networks: {}",
+                    nets(&c.network.trusted_proxies),
+                    nets(&c.network.clinic_networks)
+                );
+                println!("  signing keys: {}", c.keys.dir.display());
             }
             Ok(())
         }

@@ -41,8 +41,10 @@ pub fn system_for_host<'a>(config: &'a Config, host: &str) -> Option<&'a SystemC
 /// normalised; otherwise `None`. Nothing else may be a post-login destination.
 pub fn safe_return_url(url: &str, config: &Config) -> Option<String> {
     let t = target::parse_url(url, "GET").ok()?;
-    let ours = t.host == config.server.public_host;
-    (ours || system_for_host(config, &t.host).is_some()).then(|| t.url())
+    let normalised = t.url();
+    // The gateway itself only at its exact origin (scheme, host and port).
+    let ours = normalised.starts_with(&format!("{}/", config.server.public_url));
+    (ours || system_for_host(config, &t.host).is_some()).then_some(normalised)
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -252,6 +254,8 @@ mod tests {
             Some("https://emr.clinic.example/x?id=1")
         );
         assert!(safe_return_url("http://localhost:8080/me", &c).is_some());
+        assert!(safe_return_url("http://localhost:9999/me", &c).is_none());
+        assert!(safe_return_url("https://localhost:8080/me", &c).is_none());
         for bad in [
             "https://evil.example/",
             "https://emr.clinic.example.evil.example/",

@@ -38,9 +38,22 @@ pub enum StateSource {
     Detached,
 }
 
-/// Everything a request handler or a CLI command needs.
+/// Everything a request handler or a CLI command needs, behind one `Arc`: axum clones the
+/// state for every request, and that must cost one reference count, not dozens.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services themselves.
+#[derive(Debug)]
+pub struct Services {
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     pub stores: Stores,
@@ -142,7 +155,7 @@ impl AppState {
             auditor.clone(),
         )
         .await?;
-        Ok(Self {
+        Ok(Self(Arc::new(Services {
             config,
             clock,
             stores,
@@ -160,21 +173,24 @@ impl AppState {
                 100_000,
             )),
             sqlite,
-        })
+        })))
     }
 
     /// Load (or on first run create) the assertion signing keys.
     pub fn with_signing_keys(mut self) -> Result<Self, Error> {
-        let now = self.clock.now();
-        let ring =
-            KeyRing::load_or_create(&self.config.keys.dir, now, self.config.keys.rotate_after)?;
-        let ttl = chrono::Duration::from_std(self.config.session.assertion_ttl)
+        let services = Arc::get_mut(&mut self.0).ok_or_else(|| {
+            Error::Config("signing keys are loaded before the state is shared".into())
+        })?;
+        let now = services.clock.now();
+        let keys = &services.config.keys;
+        let ring = KeyRing::load_or_create(&keys.dir, now, keys.rotate_after)?;
+        let ttl = chrono::Duration::from_std(services.config.session.assertion_ttl)
             .unwrap_or(chrono::Duration::seconds(60));
-        self.assertions = Some(Arc::new(Assertions::new(
+        services.assertions = Some(Arc::new(Assertions::new(
             ring,
-            self.config.server.public_url.clone(),
+            services.config.server.public_url.clone(),
             ttl,
-            self.config.keys.rotate_after,
+            keys.rotate_after,
         )));
         Ok(self)
     }

@@ -3,14 +3,14 @@
 //! one evaluation, short enough that a policy reload or a time-of-day rule takes effect soon.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use super::Decision;
 
 #[derive(Debug)]
 pub struct DecisionCache {
-    map: Mutex<HashMap<String, (Decision, Instant)>>,
+    map: RwLock<HashMap<String, (Decision, Instant)>>,
     ttl: Duration,
     max: usize,
 }
@@ -18,7 +18,7 @@ pub struct DecisionCache {
 impl DecisionCache {
     pub fn new(ttl: Duration, max: usize) -> Self {
         Self {
-            map: Mutex::new(HashMap::new()),
+            map: RwLock::new(HashMap::new()),
             ttl,
             max,
         }
@@ -36,14 +36,14 @@ impl DecisionCache {
     }
 
     pub fn get(&self, key: &str) -> Option<Decision> {
-        let map = self.map.lock().ok()?;
+        let map = self.map.read().ok()?;
         map.get(key)
             .filter(|(_, t)| t.elapsed() < self.ttl)
             .map(|(d, _)| d.clone())
     }
 
     pub fn put(&self, key: String, decision: Decision) {
-        if let Ok(mut map) = self.map.lock() {
+        if let Ok(mut map) = self.map.write() {
             if map.len() >= self.max {
                 let ttl = self.ttl;
                 map.retain(|_, (_, t)| t.elapsed() < ttl);
@@ -57,7 +57,7 @@ impl DecisionCache {
 
     /// Forget everything about one session (logout, revoke).
     pub fn forget_session(&self, sid: &str) {
-        if let Ok(mut map) = self.map.lock() {
+        if let Ok(mut map) = self.map.write() {
             let prefix = format!("{sid}\u{0}");
             map.retain(|k, _| !k.starts_with(&prefix));
         }

@@ -4,7 +4,7 @@
 //! passed (the brief: never sign per request when a cached result will do).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, Header};
@@ -44,7 +44,7 @@ pub struct Assertions {
     issuer: String,
     ttl: Duration,
     rotate_after: Duration,
-    cache: Mutex<HashMap<(String, String), (String, i64)>>,
+    cache: RwLock<HashMap<(String, String), (String, i64)>>,
 }
 
 impl Assertions {
@@ -54,7 +54,7 @@ impl Assertions {
             issuer,
             ttl,
             rotate_after,
-            cache: Mutex::new(HashMap::new()),
+            cache: RwLock::new(HashMap::new()),
         }
     }
 
@@ -71,14 +71,14 @@ impl Assertions {
     ) -> Result<String, Error> {
         let key = (session.sid.clone(), audience.to_owned());
         let fresh_until = now.timestamp() + self.ttl.num_seconds() / 2;
-        if let Ok(cache) = self.cache.lock()
+        if let Ok(cache) = self.cache.read()
             && let Some((jwt, exp)) = cache.get(&key)
             && *exp > fresh_until
         {
             return Ok(jwt.clone());
         }
         let (jwt, exp) = self.sign(session, audience, now)?;
-        if let Ok(mut cache) = self.cache.lock() {
+        if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_MAX {
                 let t = now.timestamp();
                 cache.retain(|_, (_, exp)| *exp > t);
@@ -93,7 +93,7 @@ impl Assertions {
 
     /// Forget cached tokens of a session (it was revoked).
     pub fn forget(&self, sid: &str) {
-        if let Ok(mut cache) = self.cache.lock() {
+        if let Ok(mut cache) = self.cache.write() {
             cache.retain(|(s, _), _| s != sid);
         }
     }

@@ -45,9 +45,11 @@ pub struct SessionSubject {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecord {
     pub sid: String,
-    #[serde(flatten)]
     pub subject: SessionSubject,
+    // Milliseconds on the wire: parsed on every request behind the gateway.
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_milliseconds")]
     pub absolute_expiry: DateTime<Utc>,
 }
 

@@ -2,7 +2,7 @@
 //! gateway; several replicas need the Redis store.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -24,14 +24,50 @@ enum Value {
 #[derive(Debug)]
 struct Entry {
     value: Value,
-    /// None: never expires (a hard lockout).
-    expires: Option<Instant>,
+    /// Milliseconds since the store's start; `NEVER` for a hard lockout. Atomic, so that a
+    /// sliding session is extended under the read lock.
+    expires: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+const NEVER: u64 = u64::MAX;
+
+impl Entry {
+    fn new(value: Value, expires: u64) -> Self {
+        Self {
+            value,
+            expires: AtomicU64::new(expires),
+        }
+    }
+
+    fn expired(&self, now: u64) -> bool {
+        self.expires.load(Ordering::Relaxed) <= now
+    }
+
+    fn extend(&self, until: u64) {
+        self.expires.store(until, Ordering::Relaxed);
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(NEVER - 1)
+}
+
+/// Reads (the forward-auth path) share a read lock; writes take the write lock.
+#[derive(Debug)]
 pub struct MemoryState {
-    map: Mutex<HashMap<String, Entry>>,
+    map: RwLock<HashMap<String, Entry>>,
     ops: AtomicU64,
+    start: Instant,
+}
+
+impl Default for MemoryState {
+    fn default() -> Self {
+        Self {
+            map: RwLock::new(HashMap::new()),
+            ops: AtomicU64::new(0),
+            start: Instant::now(),
+        }
+    }
 }
 
 /// Expired entries are swept every this many writes, so memory stays bounded by live keys.
@@ -42,35 +78,41 @@ impl MemoryState {
         Self::default()
     }
 
+    fn now(&self) -> u64 {
+        ms(self.start.elapsed())
+    }
+
     fn with<T>(
         &self,
-        f: impl FnOnce(&mut HashMap<String, Entry>, Instant) -> T,
+        f: impl FnOnce(&mut HashMap<String, Entry>, u64) -> T,
     ) -> Result<T, StateError> {
-        let now = Instant::now();
+        let now = self.now();
         let mut map = self
             .map
-            .lock()
+            .write()
             .map_err(|_| StateError::Unavailable("state map poisoned".into()))?;
         if self
             .ops
             .fetch_add(1, Ordering::Relaxed)
             .is_multiple_of(SWEEP_EVERY)
         {
-            map.retain(|_, e| e.expires.is_none_or(|t| t > now));
+            map.retain(|_, e| !e.expired(now));
         }
         Ok(f(&mut map, now))
     }
 
+    fn read<T>(&self, f: impl FnOnce(&HashMap<String, Entry>, u64) -> T) -> Result<T, StateError> {
+        let now = self.now();
+        let map = self
+            .map
+            .read()
+            .map_err(|_| StateError::Unavailable("state map poisoned".into()))?;
+        Ok(f(&map, now))
+    }
+
     /// Number of live entries (for tests and metrics).
     pub fn len(&self) -> usize {
-        let now = Instant::now();
-        self.map
-            .lock()
-            .map(|m| {
-                m.values()
-                    .filter(|e| e.expires.is_none_or(|t| t > now))
-                    .count()
-            })
+        self.read(|m, now| m.values().filter(|e| !e.expired(now)).count())
             .unwrap_or(0)
     }
 
@@ -79,14 +121,16 @@ impl MemoryState {
     }
 }
 
-fn live<'a>(map: &'a mut HashMap<String, Entry>, key: &str, now: Instant) -> Option<&'a mut Entry> {
-    if map
-        .get(key)
-        .is_some_and(|e| e.expires.is_some_and(|t| t <= now))
-    {
+fn live<'a>(map: &'a mut HashMap<String, Entry>, key: &str, now: u64) -> Option<&'a mut Entry> {
+    if map.get(key).is_some_and(|e| e.expired(now)) {
         map.remove(key);
     }
     map.get_mut(key)
+}
+
+/// The entry unless it has expired (expired entries are removed by writes and sweeps).
+fn alive<'a>(map: &'a HashMap<String, Entry>, key: &str, now: u64) -> Option<&'a Entry> {
+    map.get(key).filter(|e| !e.expired(now))
 }
 
 #[async_trait]
@@ -95,16 +139,13 @@ impl StateStore for MemoryState {
         self.with(|m, now| {
             m.insert(
                 key.0.clone(),
-                Entry {
-                    value: Value::Bytes(value.to_vec()),
-                    expires: Some(now + ttl),
-                },
+                Entry::new(Value::Bytes(value.to_vec()), now + ms(ttl)),
             );
         })
     }
 
     async fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StateError> {
-        self.with(|m, now| match live(m, &key.0, now).map(|e| &e.value) {
+        self.read(|m, now| match alive(m, &key.0, now).map(|e| &e.value) {
             Some(Value::Bytes(b)) => Some(b.clone()),
             _ => None,
         })
@@ -131,12 +172,15 @@ impl StateStore for MemoryState {
         key: &StateKey,
         ttl: Duration,
     ) -> Result<Option<Vec<u8>>, StateError> {
-        self.with(|m, now| match live(m, &key.0, now) {
-            Some(Entry {
-                value: Value::Bytes(b),
-                expires,
-            }) => {
-                *expires = Some(now + ttl);
+        // The read lock is enough: the expiry is atomic.
+        self.read(|m, now| match alive(m, &key.0, now) {
+            Some(
+                e @ Entry {
+                    value: Value::Bytes(b),
+                    ..
+                },
+            ) => {
+                e.extend(now + ms(ttl));
                 Some(b.clone())
             }
             _ => None,
@@ -150,22 +194,19 @@ impl StateStore for MemoryState {
                 expires,
             }) => {
                 set.insert(member.to_owned());
-                *expires = Some(now + ttl);
+                expires.store(now + ms(ttl), Ordering::Relaxed);
             }
             _ => {
                 m.insert(
                     key.0.clone(),
-                    Entry {
-                        value: Value::Set([member.to_owned()].into()),
-                        expires: Some(now + ttl),
-                    },
+                    Entry::new(Value::Set([member.to_owned()].into()), now + ms(ttl)),
                 );
             }
         })
     }
 
     async fn set_members(&self, key: &StateKey) -> Result<Vec<String>, StateError> {
-        self.with(|m, now| match live(m, &key.0, now).map(|e| &e.value) {
+        self.read(|m, now| match alive(m, &key.0, now).map(|e| &e.value) {
             Some(Value::Set(set)) => set.iter().cloned().collect(),
             _ => Vec::new(),
         })
@@ -186,7 +227,7 @@ impl StateStore for MemoryState {
     async fn touch(&self, key: &StateKey, ttl: Duration) -> Result<bool, StateError> {
         self.with(|m, now| match live(m, &key.0, now) {
             Some(e) => {
-                e.expires = Some(now + ttl);
+                e.extend(now + ms(ttl));
                 true
             }
             None => false,
@@ -205,10 +246,7 @@ impl StateStore for MemoryState {
             _ => {
                 m.insert(
                     key.0.clone(),
-                    Entry {
-                        value: Value::Counter(1),
-                        expires: Some(now + window),
-                    },
+                    Entry::new(Value::Counter(1), now + ms(window)),
                 );
                 1
             }
@@ -216,7 +254,7 @@ impl StateStore for MemoryState {
     }
 
     async fn counter(&self, key: &StateKey) -> Result<u64, StateError> {
-        self.with(|m, now| match live(m, &key.0, now).map(|e| &e.value) {
+        self.read(|m, now| match alive(m, &key.0, now).map(|e| &e.value) {
             Some(Value::Counter(n)) => *n,
             _ => 0,
         })
@@ -236,10 +274,7 @@ impl StateStore for MemoryState {
             if accept {
                 m.insert(
                     key.0.clone(),
-                    Entry {
-                        value: Value::Number(value),
-                        expires: Some(now + ttl),
-                    },
+                    Entry::new(Value::Number(value), now + ms(ttl)),
                 );
             }
             accept
@@ -261,24 +296,18 @@ impl StateStore for MemoryState {
             let result = state.begin_attempt(at, policy);
             if result.is_ok() {
                 let expires = if state.hard_locked {
-                    None
+                    NEVER
                 } else {
-                    Some(now + retention)
+                    now + ms(retention)
                 };
-                m.insert(
-                    key.0.clone(),
-                    Entry {
-                        value: Value::Lock(state),
-                        expires,
-                    },
-                );
+                m.insert(key.0.clone(), Entry::new(Value::Lock(state), expires));
             }
             result
         })
     }
 
     async fn lockout_state(&self, key: &StateKey) -> Result<LockState, StateError> {
-        self.with(|m, now| match live(m, &key.0, now).map(|e| &e.value) {
+        self.read(|m, now| match alive(m, &key.0, now).map(|e| &e.value) {
             Some(Value::Lock(s)) => *s,
             _ => LockState::default(),
         })

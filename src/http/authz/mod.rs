@@ -6,7 +6,7 @@
 
 pub mod target;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
@@ -84,12 +84,13 @@ fn header_text(s: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+// The handlers take the request rather than a `HeaderMap` so the headers are not copied.
 pub async fn get_auth_request(
     State(state): State<AppState>,
     client: Client,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
-    check(&state, &client, &headers, Mode::AuthRequest)
+    check(&state, &client, req.headers(), Mode::AuthRequest)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -97,9 +98,9 @@ pub async fn get_auth_request(
 pub async fn get_forward_auth(
     State(state): State<AppState>,
     client: Client,
-    headers: HeaderMap,
+    req: Request,
 ) -> Response {
-    check(&state, &client, &headers, Mode::ForwardAuth)
+    check(&state, &client, req.headers(), Mode::ForwardAuth)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }

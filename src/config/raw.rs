@@ -145,7 +145,7 @@ impl Default for RawHashing {
             memory_kib: 19 * 1024,
             iterations: 2,
             parallelism: 1,
-            max_concurrent: 2,
+            max_concurrent: 0,
         }
     }
 }

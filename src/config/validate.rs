@@ -539,11 +539,11 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             "use memory_kib = 19456, iterations = 2",
         ));
     }
-    if !(1..=64).contains(&p.hashing.max_concurrent) {
+    if p.hashing.max_concurrent > 64 {
         problems.push(problem(
             "password.hashing.max_concurrent",
-            "must be between 1 and 64",
-            "use the number of cores",
+            "must be between 0 (automatic) and 64",
+            "use 0: one less than the number of cores, at least 1",
         ));
     }
     check_file("password.blocklist_file", &p.blocklist_file, &mut problems);
@@ -629,7 +629,14 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
                     history_depth: p.history_depth,
                 },
                 hashing,
-                max_concurrent_hashes: p.hashing.max_concurrent,
+                max_concurrent_hashes: match p.hashing.max_concurrent {
+                    // Leave a core to everything else: forward-auth latency must not
+                    // depend on how many people are signing in.
+                    0 => std::thread::available_parallelism()
+                        .map_or(1, |n| n.get().saturating_sub(1))
+                        .max(1),
+                    n => n,
+                },
                 blocklist_file: p.blocklist_file.clone(),
                 breach_filter_file: p.breach_filter_file.clone(),
                 pepper,

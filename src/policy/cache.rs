@@ -3,14 +3,14 @@
 //! one evaluation, short enough that a policy reload or a time-of-day rule takes effect soon.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use super::Decision;
 
 #[derive(Debug)]
 pub struct DecisionCache {
-    map: RwLock<HashMap<String, (Decision, Instant)>>,
+    map: RwLock<HashMap<String, (Arc<Decision>, Instant)>>,
     ttl: Duration,
     max: usize,
 }
@@ -35,14 +35,14 @@ impl DecisionCache {
         k
     }
 
-    pub fn get(&self, key: &str) -> Option<Decision> {
+    pub fn get(&self, key: &str) -> Option<Arc<Decision>> {
         let map = self.map.read().ok()?;
         map.get(key)
             .filter(|(_, t)| t.elapsed() < self.ttl)
             .map(|(d, _)| d.clone())
     }
 
-    pub fn put(&self, key: String, decision: Decision) {
+    pub fn put(&self, key: String, decision: Arc<Decision>) {
         if let Ok(mut map) = self.map.write() {
             if map.len() >= self.max {
                 let ttl = self.ttl;
@@ -78,6 +78,7 @@ mod tests {
             errors: vec![],
         };
         let k = DecisionCache::key("s1", "emr", "GET", "/");
+        let d = Arc::new(d);
         c.put(k.clone(), d.clone());
         assert_eq!(c.get(&k), Some(d.clone()));
         c.forget_session("s1");

@@ -90,15 +90,27 @@ pub fn plausible_cookie(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Parsed records by sid, reused while the stored bytes are unchanged: the forward-auth path
+/// reads the session on every request, and parsing it was the largest cost of the lookup.
+type Parsed = std::sync::RwLock<std::collections::HashMap<String, (Vec<u8>, Arc<SessionRecord>)>>;
+
+/// Parsed records kept at most; the cache is emptied when full.
+const PARSED_MAX: usize = 50_000;
+
 #[derive(Debug, Clone)]
 pub struct SessionService {
     state: Arc<dyn StateStore>,
     config: SessionConfig,
+    parsed: Arc<Parsed>,
 }
 
 impl SessionService {
     pub fn new(state: Arc<dyn StateStore>, config: SessionConfig) -> Self {
-        Self { state, config }
+        Self {
+            state,
+            config,
+            parsed: Arc::new(Parsed::default()),
+        }
     }
 
     pub fn config(&self) -> &SessionConfig {
@@ -154,16 +166,38 @@ impl SessionService {
         &self,
         cookie: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<SessionRecord>, StateError> {
+    ) -> Result<Option<Arc<SessionRecord>>, StateError> {
         if !plausible_cookie(cookie) {
             return Ok(None);
         }
-        let key = StateKey::session(&sid_of(cookie));
+        let sid = sid_of(cookie);
+        let key = StateKey::session(&sid);
+        // The state store stays the authority: a revoked session is gone from it, whatever
+        // the parse cache holds.
         let Some(bytes) = self.state.get_touch(&key, self.config.idle_timeout).await? else {
             return Ok(None);
         };
-        let record: SessionRecord =
-            serde_json::from_slice(&bytes).map_err(|e| StateError::Invalid(e.to_string()))?;
+        let cached = self.parsed.read().ok().and_then(|p| {
+            p.get(&sid)
+                .filter(|(b, _)| *b == bytes)
+                .map(|(_, r)| r.clone())
+        });
+        let record = match cached {
+            Some(r) => r,
+            None => {
+                let r: Arc<SessionRecord> = Arc::new(
+                    serde_json::from_slice(&bytes)
+                        .map_err(|e| StateError::Invalid(e.to_string()))?,
+                );
+                if let Ok(mut p) = self.parsed.write() {
+                    if p.len() >= PARSED_MAX {
+                        p.clear();
+                    }
+                    p.insert(sid, (bytes, r.clone()));
+                }
+                r
+            }
+        };
         if now >= record.absolute_expiry {
             self.revoke(&record.account_id, &record.sid).await?;
             return Ok(None);
@@ -174,6 +208,9 @@ impl SessionService {
     /// End one session.
     pub async fn revoke(&self, account_id: &str, sid: &str) -> Result<(), StateError> {
         self.state.delete(&StateKey::session(sid)).await?;
+        if let Ok(mut p) = self.parsed.write() {
+            p.remove(sid);
+        }
         self.state
             .set_remove(&StateKey::account_sessions(account_id), sid)
             .await

@@ -17,7 +17,10 @@ use crate::session::SessionRecord;
 /// The role that may administer accounts.
 pub const ADMIN_ROLE: &str = "it_admin";
 
-async fn admin_session(state: &AppState, headers: &HeaderMap) -> Result<SessionRecord, ApiError> {
+async fn admin_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<std::sync::Arc<SessionRecord>, ApiError> {
     let s = session_from(state, headers).await?.ok_or_else(|| {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -251,7 +251,7 @@ fn no_session() -> ApiError {
 pub async fn session_from(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<crate::session::SessionRecord>, ApiError> {
+) -> Result<Option<std::sync::Arc<crate::session::SessionRecord>>, ApiError> {
     let Some(value) = cookie(headers, &state.config.session.cookie_name) else {
         return Ok(None);
     };

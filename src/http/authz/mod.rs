@@ -79,6 +79,11 @@ fn login_url(config: &Config, target: &Target) -> String {
 /// Header values are bytes; names may be Japanese. Non-ASCII and control characters are
 /// percent-encoded (ASCII names pass unchanged); the assertion carries the exact text.
 fn header_text(s: &str) -> HeaderValue {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'%')
+        && let Ok(v) = HeaderValue::from_str(s)
+    {
+        return v;
+    }
     const SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS.add(b'%');
     HeaderValue::from_str(&utf8_percent_encode(s, SET).to_string())
         .unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -176,7 +181,7 @@ async fn check(
                 zone: client.origin.zone,
                 amr: session.amr.clone(),
             };
-            let d = state.policy.access(&account, &sys, &facts);
+            let d = std::sync::Arc::new(state.policy.access(&account, &sys, &facts));
             state.access_cache.put(key, d.clone());
             d
         }

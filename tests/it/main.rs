@@ -10,6 +10,7 @@
 
 mod audit_tamper;
 mod authz;
+mod caddy;
 mod cli;
 mod gateway;
 mod http;

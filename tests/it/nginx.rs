@@ -2,8 +2,6 @@
 //! a real process, and the assertion verified by an independent library (Python PyJWT with
 //! `cryptography`) against the published JWKS.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,34 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::gateway::PASSWORD;
-use crate::process::{Gateway, free_port, request};
+use crate::process::{Gateway, echo_upstream, free_port, request};
 use crate::support::Env;
-
-/// An upstream that answers every request with the request head it received.
-fn echo_upstream() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { continue };
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
-            let body = String::from_utf8_lossy(&buf).into_owned();
-            let _ = write!(
-                s,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    port
-}
 
 struct Nginx(Child);
 
@@ -117,7 +89,7 @@ http {{
 }
 
 /// Verify a token with PyJWT against the gateway's JWKS; the claims, or the error text.
-fn pyjwt(
+pub fn pyjwt(
     gateway: u16,
     token: &str,
     audience: &str,

@@ -479,6 +479,10 @@ impl LoginService {
             .accounts
             .get_account(crate::account::AccountId(id))
             .await?;
+        // Disabled while the flow was open: the flow ends, the password stays as it was.
+        if account.status == AccountStatus::Disabled {
+            return Err(Error::FlowInvalid);
+        }
         let system = self.system(&record.system)?;
         let actor = format!("account:{}", account.username);
         match self

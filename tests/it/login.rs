@@ -753,3 +753,37 @@ async fn administrators_unlock_and_revoke_through_the_api() {
             .any(|a| a.0 == "account_unlocked" && a.2["reason"] == "電話で本人確認")
     );
 }
+
+#[tokio::test]
+async fn a_flow_ends_when_its_account_is_disabled_meanwhile() {
+    let env = Env::new();
+    let gw = Gw::new(env.state().await);
+    gw.state
+        .admin
+        .create(
+            crate::gateway_new_account("ueda"),
+            sekimori::admin::InitialPassword::Given(FIRST.into()),
+            "test",
+        )
+        .await
+        .unwrap();
+    let r = gw.login("ueda", FIRST, "192.0.2.30").await;
+    let flow = r.body["flow_id"].as_str().unwrap().to_owned();
+    gw.state
+        .admin
+        .disable("ueda", "left", "admin")
+        .await
+        .unwrap();
+    let r = gw
+        .login_json(
+            json!({ "flow_id": flow, "new_password": PASSWORD }),
+            "192.0.2.30",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "flow_invalid")
+    );
+    let kinds: Vec<String> = gw.audit_kinds().await.into_iter().map(|k| k.0).collect();
+    assert!(!kinds.contains(&"password_changed".to_owned()), "{kinds:?}");
+}

@@ -266,13 +266,23 @@ mod tests {
                 crate::clock::Clock::now(&crate::clock::SystemClock),
             )
             .unwrap();
+        // Claims rewritten (sub → admin) under the original signature.
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
-        parts[1] = parts[1].replace('A', "B");
+        let mut claims: serde_json::Value =
+            serde_json::from_slice(&b64.decode(&parts[1]).unwrap()).unwrap();
+        claims["sub"] = "admin".into();
+        parts[1] = b64.encode(claims.to_string());
         let forged = parts.join(".");
-        assert!(forged == t || a.verify(&forged, "emr").is_err());
+        assert_ne!(forged, t);
+        assert!(a.verify(&forged, "emr").is_err());
+        // Change the signature's first character: six whole bits (the last character of
+        // base64url also carries padding bits, which would change nothing).
+        let at = t.rfind('.').unwrap() + 1;
         let mut sig = t.clone();
-        sig.pop();
-        sig.push(if t.ends_with('A') { 'B' } else { 'A' });
+        let c = if &t[at..=at] == "A" { "B" } else { "A" };
+        sig.replace_range(at..=at, c);
         assert!(a.verify(&sig, "emr").is_err());
         assert!(a.verify("not.a.jwt", "emr").is_err());
     }

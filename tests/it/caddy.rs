@@ -7,8 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::nginx::pyjwt;
-use crate::process::{Gateway, echo_upstream, free_port, request};
-use crate::support::Env;
+use crate::process::Proxied;
 
 struct Caddy(Child);
 
@@ -52,23 +51,10 @@ fn caddy(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Caddy {
 
 #[test]
 fn caddy_forward_auth_protects_an_upstream() {
-    let env = Env::new();
-    std::fs::write(
-        env.config_path(),
-        env.config_toml("[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n"),
-    )
-    .unwrap();
-    let gw = Gateway::start(&env, &[]);
-    let upstream = echo_upstream();
-    let port = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let _caddy = caddy(dir.path(), port, gw.port, upstream);
-    let host = format!("emr.localhost:{port}");
-    let via = |path: &str, extra: &[(&str, &str)]| {
-        let mut h: Vec<(&str, &str)> = vec![("Host", host.as_str())];
-        h.extend_from_slice(extra);
-        request(port, "GET", path, &h, None).unwrap()
-    };
+    let p = Proxied::new("");
+    let (env, gw, port) = (&p.env, &p.gw, p.port);
+    let _caddy = caddy(p.dir.path(), port, gw.port, p.upstream);
+    let via = |path: &str, extra: &[(&str, &str)]| p.get(path, extra);
 
     let r = via("/chart?id=2", &[]);
     assert_eq!(r.status, 302, "{}\n{}", r.head, r.body);
@@ -79,7 +65,7 @@ fn caddy_forward_auth_protects_an_upstream() {
         )
     );
 
-    let cookie = gw.enrol(&env, "mori", &[], "emr").cookie();
+    let cookie = gw.enrol(env, "mori", &[], "emr").cookie();
     let r = via(
         "/chart?id=2",
         &[("Cookie", &cookie), ("Remote-User", "admin")],

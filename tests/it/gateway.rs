@@ -128,6 +128,19 @@ impl Gw {
             .unwrap();
     }
 
+    /// Create an account with the one-time password `FIRST` (it must change it at first login).
+    pub async fn user_with_one_time_password(&self, name: &str) {
+        self.state
+            .admin
+            .create(
+                crate::gateway_new_account(name),
+                InitialPassword::Given(FIRST.into()),
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+
     /// Log in and return the session cookie pair.
     pub async fn session(&self, user: &str) -> String {
         let r = self.login(user, PASSWORD, "192.0.2.10").await;

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::gateway::PASSWORD;
-use crate::process::{Gateway, echo_upstream, free_port, request};
-use crate::support::Env;
+use crate::process::Proxied;
 
 struct Nginx(Child);
 
@@ -128,23 +127,10 @@ print(json.dumps(claims))
 
 #[test]
 fn nginx_auth_request_protects_an_upstream_end_to_end() {
-    let env = Env::new();
-    std::fs::write(
-        env.config_path(),
-        env.config_toml("[session]\nidle_timeout_seconds = 5\n[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n"),
-    )
-    .unwrap();
-    let gw = Gateway::start(&env, &[]);
-    let upstream = echo_upstream();
-    let nport = free_port();
-    let dir = tempfile::tempdir().unwrap();
-    let _nginx = nginx(dir.path(), nport, gw.port, upstream);
-    let host = format!("emr.localhost:{nport}");
-    let via_nginx = |path: &str, extra: &[(&str, &str)]| {
-        let mut h: Vec<(&str, &str)> = vec![("Host", host.as_str())];
-        h.extend_from_slice(extra);
-        request(nport, "GET", path, &h, None).unwrap()
-    };
+    let p = Proxied::new("[session]\nidle_timeout_seconds = 5\n");
+    let (env, gw, nport) = (&p.env, &p.gw, p.port);
+    let _nginx = nginx(p.dir.path(), nport, gw.port, p.upstream);
+    let via_nginx = |path: &str, extra: &[(&str, &str)]| p.get(path, extra);
 
     // No session: redirected to the portal with a return URL.
     let r = via_nginx("/chart?id=1", &[]);
@@ -153,7 +139,7 @@ fn nginx_auth_request_protects_an_upstream_end_to_end() {
         302,
         "{}\n{}",
         r.head,
-        std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default()
+        std::fs::read_to_string(p.dir.path().join("error.log")).unwrap_or_default()
     );
     let location = r.header("location").unwrap();
     assert_eq!(
@@ -164,7 +150,7 @@ fn nginx_auth_request_protects_an_upstream_end_to_end() {
     );
 
     // Log in through the API.
-    let done = gw.enrol(&env, "hayashi", &["--email", "h@clinic.example"], "emr");
+    let done = gw.enrol(env, "hayashi", &["--email", "h@clinic.example"], "emr");
     let cookie = done.cookie();
 
     // With the session: the upstream sees the identity, not what the client claimed.
@@ -204,9 +190,16 @@ fn nginx_auth_request_protects_an_upstream_end_to_end() {
         60
     );
     // PyJWT refuses a tampered signature, another audience, and another issuer.
+    // The first character of the signature carries six whole bits (the last one does not:
+    // changing only its padding bits would leave the signature as it was).
+    let sig_at = token.rfind('.').unwrap() + 1;
     let mut tampered = token.clone();
-    let last = tampered.pop().unwrap();
-    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let c = if &token[sig_at..=sig_at] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    tampered.replace_range(sig_at..=sig_at, c);
     assert!(pyjwt(gw.port, &tampered, "emr", "http://localhost:8080").is_err());
     assert!(pyjwt(gw.port, &token, "billing", "http://localhost:8080").is_err());
     assert!(pyjwt(gw.port, &token, "emr", "https://evil.example").is_err());

@@ -255,3 +255,39 @@ pub fn echo_upstream() -> u16 {
     });
     port
 }
+
+/// A gateway protecting `emr.localhost` behind a proxy the test starts, with an echo
+/// upstream: everything the nginx and Caddy end-to-end tests share.
+pub struct Proxied {
+    pub env: Env,
+    pub gw: Gateway,
+    pub upstream: u16,
+    /// The proxy's port.
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Proxied {
+    pub fn new(extra_toml: &str) -> Self {
+        let env = Env::new();
+        let toml =
+            format!("{extra_toml}[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n");
+        std::fs::write(env.config_path(), env.config_toml(&toml)).unwrap();
+        let gw = Gateway::start(&env, &[]);
+        Self {
+            env,
+            gw,
+            upstream: echo_upstream(),
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// GET through the proxy as `emr.localhost`.
+    pub fn get(&self, path: &str, extra: &[(&str, &str)]) -> Http {
+        let host = format!("emr.localhost:{}", self.port);
+        let mut h: Vec<(&str, &str)> = vec![("Host", host.as_str())];
+        h.extend_from_slice(extra);
+        request(self.port, "GET", path, &h, None).unwrap()
+    }
+}

@@ -24,5 +24,6 @@ pub mod policy;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod totp;
 
 pub use http::build_router;

@@ -2,6 +2,7 @@
 //! comparison. Everything here is synchronous and pure apart from the RNG; callers that must
 //! not block the async runtime go through `password::hasher`.
 
+pub mod aead;
 pub mod ed25519;
 pub mod hash;
 pub mod secret;

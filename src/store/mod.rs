@@ -93,6 +93,44 @@ pub trait CredentialStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
 }
 
+/// A second factor as listed (the secret stays sealed and is read only to verify).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorRecord {
+    pub id: i64,
+    pub account_id: AccountId,
+    /// `totp`, `webauthn`, `recovery` …
+    pub kind: String,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait FactorStore: Send + Sync + std::fmt::Debug {
+    /// Store a confirmed factor; its id.
+    async fn add_factor(
+        &self,
+        account: AccountId,
+        kind: &str,
+        label: &str,
+        sealed: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+    /// The account's factors (never passwords), oldest first.
+    async fn list_factors(&self, account: AccountId) -> Result<Vec<FactorRecord>, StoreError>;
+    /// The sealed secrets of the account's factors of one kind, with their ids.
+    async fn factor_secrets(
+        &self,
+        account: AccountId,
+        kind: &str,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
+    async fn touch_factor(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Remove one factor of the account; false if it has no such factor.
+    async fn delete_factor(&self, account: AccountId, id: i64) -> Result<bool, StoreError>;
+    /// Remove every factor of the account (helpdesk reset); how many there were.
+    async fn delete_all_factors(&self, account: AccountId) -> Result<u64, StoreError>;
+}
+
 #[async_trait]
 pub trait PasswordHistoryStore: Send + Sync + std::fmt::Debug {
     /// The newest `limit` password hashes of the account, newest first (the current one
@@ -133,6 +171,7 @@ pub trait StoreHealth: Send + Sync + std::fmt::Debug {
 pub struct Stores {
     pub accounts: Arc<dyn AccountStore>,
     pub credentials: Arc<dyn CredentialStore>,
+    pub factors: Arc<dyn FactorStore>,
     pub history: Arc<dyn PasswordHistoryStore>,
     pub audit: Arc<dyn AuditStore>,
     pub health: Arc<dyn StoreHealth>,
@@ -144,6 +183,7 @@ impl Stores {
     where
         B: AccountStore
             + CredentialStore
+            + FactorStore
             + PasswordHistoryStore
             + AuditStore
             + StoreHealth
@@ -151,6 +191,7 @@ impl Stores {
     {
         Self {
             accounts: backend.clone(),
+            factors: backend.clone(),
             credentials: backend.clone(),
             history: backend.clone(),
             audit: backend.clone(),

@@ -223,7 +223,59 @@ pub async fn conformance(s: &Stores) {
     assert_eq!(page.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![16, 17]);
     assert_eq!(all[3].event.subject.as_deref(), Some("u3"));
 
+    factors(s).await;
     s.health.ping().await.unwrap();
+}
+
+/// Second factors: stored sealed, listed without secrets, scoped to their account, never
+/// mixed up with the password.
+async fn factors(s: &Stores) {
+    let a = new_account("factor-a", None, 900);
+    let b = new_account("factor-b", None, 901);
+    s.accounts.insert_account(&a).await.unwrap();
+    s.accounts.insert_account(&b).await.unwrap();
+    let t = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let id = s
+        .factors
+        .add_factor(a.id, "totp", "スマホ", &[1, 2, 3], t)
+        .await
+        .unwrap();
+    s.factors
+        .add_factor(b.id, "totp", "", &[9], t)
+        .await
+        .unwrap();
+    assert!(
+        s.factors
+            .add_factor(a.id, "password", "", &[0], t)
+            .await
+            .is_err()
+    );
+    let list = s.factors.list_factors(a.id).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].kind.as_str(), list[0].label.as_str()),
+        ("totp", "スマホ")
+    );
+    assert_eq!(list[0].last_used_at, None);
+    assert_eq!(
+        s.factors.factor_secrets(a.id, "totp").await.unwrap(),
+        vec![(id, vec![1, 2, 3])]
+    );
+    s.factors
+        .touch_factor(id, t + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.factors.list_factors(a.id).await.unwrap()[0].last_used_at,
+        Some(t + Duration::minutes(5))
+    );
+    assert!(
+        !s.factors.delete_factor(b.id, id).await.unwrap(),
+        "another account's factor"
+    );
+    assert!(s.factors.delete_factor(a.id, id).await.unwrap());
+    assert_eq!(s.factors.delete_all_factors(b.id).await.unwrap(), 1);
+    assert!(s.factors.list_factors(b.id).await.unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod factors;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

@@ -33,6 +33,8 @@ pub enum Error {
     Hash(#[from] HashError),
     #[error(transparent)]
     Breach(#[from] BreachError),
+    #[error("{0}")]
+    Code(#[from] crate::totp::CodeError),
     #[error("the login flow is unknown, expired or already used")]
     FlowInvalid,
     #[error("configuration: {0}")]
@@ -66,6 +68,7 @@ impl Error {
             Error::State(e) => e.code(),
             Error::Hash(_) => "hash_error",
             Error::Breach(_) => "breach_filter_error",
+            Error::Code(e) => e.code(),
             Error::FlowInvalid => "flow_invalid",
             Error::Config(_) => "config_invalid",
             Error::Io { .. } => "io_error",

@@ -112,6 +112,11 @@ impl From<Error> for ApiError {
                 .with_details(serde_json::json!({ "reasons": explained }))
             }
             Error::Store(s) => ApiError::from(s),
+            Error::Code(c) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                c.code(),
+                format!("{c} / {}", c.message_ja()),
+            ),
             Error::State(s) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "state_unavailable",

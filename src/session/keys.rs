@@ -75,7 +75,7 @@ fn io(what: String) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 #[cfg(unix)]
-fn check_mode(path: &Path, want_max: u32) -> Result<(), Error> {
+pub(crate) fn check_mode(path: &Path, want_max: u32) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path)
         .map_err(io(format!("reading {}", path.display())))?
@@ -93,11 +93,11 @@ fn check_mode(path: &Path, want_max: u32) -> Result<(), Error> {
 }
 
 #[cfg(not(unix))]
-fn check_mode(_: &Path, _: u32) -> Result<(), Error> {
+pub(crate) fn check_mode(_: &Path, _: u32) -> Result<(), Error> {
     Ok(())
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

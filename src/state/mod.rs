@@ -83,6 +83,11 @@ impl StateKey {
         Self(format!("{PREFIX}:totp:{account}"))
     }
 
+    /// A TOTP enrolment waiting for its first code.
+    pub fn totp_enrolment(id: &str) -> Self {
+        Self(format!("{PREFIX}:totp-enrol:{}", digest(id)))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

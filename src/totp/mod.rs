@@ -3,6 +3,8 @@
 //! verification that returns the matched step so that the caller's replay guard can accept
 //! each code once. Pure: `now` is an argument, nothing is stored here.
 
+pub mod service;
+
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::crypto::random_bytes;

@@ -25,6 +25,7 @@ mod serve;
 mod state;
 mod store_conformance;
 mod support;
+mod totp;
 
 /// A staff account for tests that create accounts by hand.
 pub fn gateway_new_account(name: &str) -> sekimori::account::NewAccount {

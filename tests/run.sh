@@ -12,7 +12,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests use: redis-server (the Redis state store, started by the tests
 # on a free loopback port), nginx (auth_request end to end), caddy (forward_auth end to
-# end), python3-jwt and
+# end), oathtool (an independent TOTP client), python3-jwt and
 # python3-cryptography (PyJWT verifies the assertions independently), setpriv (read-only
 # database test as an unprivileged user), docker-compose (validates docker/compose.yaml; no
 # Docker engine needed for `config`).
@@ -20,6 +20,7 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 /usr/bin/python3 -c 'import jwt, cryptography' >/dev/null 2>&1 || need+=(python3 python3-jwt python3-cryptography)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)

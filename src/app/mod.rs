@@ -24,6 +24,7 @@ use crate::state::redis::RedisState;
 use crate::state::remote::RemoteState;
 use crate::store::Stores;
 use crate::store::sqlite::{OpenMode, SqliteStore};
+use crate::totp::service::TotpService;
 
 /// Where this process's short-lived state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +66,8 @@ pub struct Services {
     pub policy: Arc<PolicyEngine>,
     pub sessions: SessionService,
     pub login: LoginService,
+    /// TOTP enrolment and verification (absent in admin commands before the first start).
+    pub totp: Option<TotpService>,
     /// Loaded by `serve` (and tests) only: CLI commands never create key files.
     pub assertions: Option<Arc<Assertions>>,
     /// `access` decisions of the last few seconds (forward-auth hot path).
@@ -144,6 +147,14 @@ impl AppState {
             config.facility.id.clone(),
         )
         .with_state(state.clone(), sessions.clone());
+        // The factor-sealing key: created by the gateway, only read by admin commands.
+        let key_path = config.keys.dir.join("factor-seal.key");
+        let totp = if mode == OpenMode::CreateAndMigrate || key_path.exists() {
+            let key = TotpService::load_key(&config.keys.dir, mode == OpenMode::CreateAndMigrate)?;
+            Some(TotpService::new(stores.clone(), state.clone(), key))
+        } else {
+            None
+        };
         let login = LoginService::new(
             config.clone(),
             clock.clone(),
@@ -155,6 +166,10 @@ impl AppState {
             auditor.clone(),
         )
         .await?;
+        let login = match &totp {
+            Some(t) => login.with_totp(t.clone()),
+            None => login,
+        };
         Ok(Self(Arc::new(Services {
             config,
             clock,
@@ -167,6 +182,7 @@ impl AppState {
             policy,
             sessions,
             login,
+            totp,
             assertions: None,
             access_cache: Arc::new(DecisionCache::new(
                 std::time::Duration::from_secs(5),

@@ -29,6 +29,7 @@ token_enum! {
         SessionRevoked => "session_revoked", "セッション失効";
         Logout => "logout", "ログアウト";
         AccessDenied => "access_denied", "アクセス拒否";
+        FactorEnrolled => "factor_enrolled", "二要素の登録";
         PasswordChanged => "password_changed", "パスワード変更";
         PasswordRejected => "password_rejected", "パスワード拒否";
         PasswordReset => "password_reset", "パスワード再発行";

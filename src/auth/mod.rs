@@ -17,6 +17,7 @@
 //! ```
 
 pub mod flow;
+mod second_factor;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -71,6 +72,13 @@ pub enum LoginOutcome {
         policy_ids: Vec<String>,
     },
     InvalidCredentials,
+    /// A second-factor code was wrong (`invalid_code`) or already used (`code_already_used`);
+    /// a new flow id to try again with, unless the attempts are used up.
+    CodeRefused {
+        reason: &'static str,
+        flow_id: Option<SecretString>,
+        expires_at: DateTime<Utc>,
+    },
     /// Locked (per username and zone) or the address is over its limit.
     Blocked {
         until: Option<DateTime<Utc>>,
@@ -100,6 +108,8 @@ pub struct LoginService {
     /// A hash of a random password, verified when there is no real one to verify, so that
     /// unknown users cost the same time as known ones.
     dummy_phc: Arc<String>,
+    /// TOTP verification, when the factor-sealing key is available.
+    totp: Option<crate::totp::service::TotpService>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -132,7 +142,14 @@ impl LoginService {
             sessions,
             auditor,
             dummy_phc: Arc::new(dummy_phc),
+            totp: None,
         })
+    }
+
+    /// Accept TOTP codes for the second-factor step.
+    pub fn with_totp(mut self, totp: crate::totp::service::TotpService) -> Self {
+        self.totp = Some(totp);
+        self
     }
 
     fn event(
@@ -332,9 +349,19 @@ impl LoginService {
             verdict,
             policy_ids,
             errors,
-        } = self
-            .policy
-            .issue_session(&AccountFacts::of(account, false), system, &facts);
+        } = {
+            let has_second_factor = !self
+                .stores
+                .factors
+                .list_factors(account.id)
+                .await?
+                .is_empty();
+            self.policy.issue_session(
+                &AccountFacts::of(account, has_second_factor),
+                system,
+                &facts,
+            )
+        };
         let subject = account.username.as_str();
         let base = |kind, outcome| {
             self.event(kind, outcome, subject, origin)

@@ -56,6 +56,12 @@ pub fn build_router(state: AppState) -> Router {
         .route("/api/v1/login", post(api::login::post_login))
         .route("/api/v1/logout", post(api::login::post_logout))
         .route("/api/v1/session", get(api::login::get_session))
+        .route("/api/v1/factors", get(api::factors::get_factors))
+        .route("/api/v1/factors/totp", post(api::factors::post_totp))
+        .route(
+            "/api/v1/factors/totp/confirm",
+            post(api::factors::post_totp_confirm),
+        )
         .route(
             "/api/v1/admin/accounts/{name}/lock",
             get(api::admin::get_lock),

@@ -97,6 +97,19 @@ pub(crate) fn check_mode(_: &Path, _: u32) -> Result<(), Error> {
     Ok(())
 }
 
+/// Create `dir` (0700) if missing, and refuse it when group or others can read it.
+pub(crate) fn private_dir(dir: &Path) -> Result<(), Error> {
+    if !dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir)
+            .map_err(io(format!("creating key directory {}", dir.display())))?;
+    }
+    check_mode(dir, 0o700)
+}
+
 pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), Error> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
@@ -119,15 +132,7 @@ impl KeyRing {
         now: DateTime<Utc>,
         rotate_after: Duration,
     ) -> Result<Self, Error> {
-        if !dir.exists() {
-            let mut b = std::fs::DirBuilder::new();
-            b.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-            b.create(dir)
-                .map_err(io(format!("creating key directory {}", dir.display())))?;
-        }
-        check_mode(dir, 0o700)?;
+        private_dir(dir)?;
         let mut ring = Self {
             keys: Self::read_dir(dir)?,
             dir: dir.to_owned(),

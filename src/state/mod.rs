@@ -83,6 +83,11 @@ impl StateKey {
         Self(format!("{PREFIX}:totp:{account}"))
     }
 
+    /// Second-factor failures of an account (the second-factor lock).
+    pub fn second_factor_lock(account: &str) -> Self {
+        Self(format!("{PREFIX}:2fa-lock:{account}"))
+    }
+
     /// A TOTP enrolment waiting for its first code.
     pub fn totp_enrolment(id: &str) -> Self {
         Self(format!("{PREFIX}:totp-enrol:{}", digest(id)))

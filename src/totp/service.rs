@@ -18,7 +18,7 @@ use crate::crypto::aead::SealKey;
 use crate::crypto::secret::SecretBytes;
 use crate::crypto::{SecretString, random_bytes};
 use crate::error::Error;
-use crate::session::keys::{check_mode, write_private};
+use crate::session::keys::{check_mode, private_dir, write_private};
 use crate::state::{StateKey, StateStore};
 use crate::store::Stores;
 
@@ -86,8 +86,7 @@ impl TotpService {
                     path.display()
                 )));
             }
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            private_dir(dir)?;
             let hex = SealKey::generate_hex();
             write_private(&path, &String::from_utf8_lossy(hex.expose()))?;
         }

@@ -176,3 +176,138 @@ async fn a_code_accepted_by_one_gateway_is_refused_by_another_sharing_redis() {
         Check::Replayed
     );
 }
+
+/// Through the API: enrol with the code oathtool gives, then a terminal login (two factor
+/// kinds required after 2027-04-01) continues with a code; wrong codes lock the second factor.
+#[tokio::test]
+async fn a_terminal_login_continues_with_a_totp_code() {
+    use axum::http::StatusCode;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    let env = Env::new();
+    let t0 = chrono::TimeZone::with_ymd_and_hms(&Utc, 2027, 5, 1, 0, 0, 0).unwrap();
+    let clock = Arc::new(sekimori::clock::ManualClock::new(t0));
+    let gw = Gw::new(
+        env.state_with_clock(
+            "[systems.reception-pc]\nkind = \"terminal\"\n",
+            clock.clone(),
+        )
+        .await,
+    );
+    gw.user("kondo", AccountType::Staff, &["clerk"]).await;
+    let cookie = gw.session("kondo").await;
+    let e = gw.call("POST", "/api/v1/factors/totp", &cookie, None).await;
+    assert_eq!(e.status, StatusCode::OK, "{}", e.body);
+    let secret = e.body["secret"].as_str().unwrap().to_owned();
+    let confirm = |code: String| json!({ "enrolment_id": e.body["enrolment_id"], "code": code, "label": "業務用スマホ" });
+    let r = gw
+        .call(
+            "POST",
+            "/api/v1/factors/totp/confirm",
+            &cookie,
+            Some(confirm("１２３４５６".into())),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "code_full_width")
+    );
+    let r = gw
+        .call(
+            "POST",
+            "/api/v1/factors/totp/confirm",
+            &cookie,
+            Some(confirm(oathtool(&secret, t0))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let list = gw.call("GET", "/api/v1/factors", &cookie, None).await;
+    assert_eq!(list.body["factors"][0]["label"], "業務用スマホ");
+    assert!(
+        !list.body.to_string().contains(&secret),
+        "the secret is never returned again"
+    );
+
+    let start_body = json!({
+        "username": "kondo",
+        "password": crate::gateway::PASSWORD,
+        "system": "reception-pc",
+    });
+    let r = gw.login_json(start_body.clone(), "192.0.2.44").await;
+    assert_eq!(r.body["outcome"], "second_factor_required", "{}", r.body);
+    let flow = r.body["flow_id"].as_str().unwrap().to_owned();
+    // The enrolment's code is spent: a replay, with a new flow id to try again.
+    let r = gw
+        .login_json(
+            json!({ "flow_id": flow, "code": oathtool(&secret, t0) }),
+            "192.0.2.44",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::UNAUTHORIZED, "code_already_used")
+    );
+    let flow = r.body["error"]["details"]["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    clock.advance(Duration::seconds(30));
+    let r = gw
+        .login_json(
+            json!({ "flow_id": flow, "code": oathtool(&secret, t0 + Duration::seconds(30)) }),
+            "192.0.2.44",
+        )
+        .await;
+    assert_eq!(r.body["outcome"], "authenticated", "{}", r.body);
+    assert_eq!(r.body["amr"], json!(["pwd", "otp"]));
+    assert_eq!(r.body["acr"], "aal2");
+
+    // Five wrong codes: the flow ends and the second factor is locked.
+    let mut flow = gw.login_json(start_body.clone(), "192.0.2.44").await.body["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let right = oathtool(&secret, clock.now());
+    let wrong = format!(
+        "{}{}",
+        if right.starts_with('9') { '0' } else { '9' },
+        &right[1..]
+    );
+    for i in 1..=5 {
+        let r = gw
+            .login_json(json!({ "flow_id": flow, "code": wrong }), "192.0.2.44")
+            .await;
+        assert_eq!(r.code(), "invalid_code", "attempt {i}: {}", r.body);
+        match r.body["error"]["details"]["flow_id"].as_str() {
+            Some(f) => flow = f.to_owned(),
+            None => assert_eq!(i, 5, "the flow ends at the fifth wrong code"),
+        }
+    }
+    let f = gw.login_json(start_body.clone(), "192.0.2.44").await.body["flow_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    clock.advance(Duration::seconds(30));
+    let r = gw
+        .login_json(
+            json!({ "flow_id": f, "code": oathtool(&secret, clock.now()) }),
+            "192.0.2.44",
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "login_temporarily_blocked")
+    );
+    let audit = gw.audit_kinds().await;
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.0 == "account_locked" && a.2["scope"] == "second_factor")
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.0 == "factor_enrolled" && a.2["kind"] == "totp")
+    );
+}

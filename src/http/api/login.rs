@@ -30,6 +30,8 @@ pub struct LoginRequest {
     return_to: Option<String>,
     flow_id: Option<String>,
     new_password: Option<SecretString>,
+    /// A TOTP code for the second-factor step.
+    code: Option<SecretString>,
 }
 
 /// Longest password accepted on the wire before any work: far above `max_length`, so every
@@ -108,16 +110,31 @@ pub async fn post_login(
                 "send either username and password, or flow_id with the next step",
             ));
         }
-        let new_password = req
-            .new_password
-            .as_ref()
-            .ok_or_else(|| missing("new_password"))?;
-        check_password_field("new_password", new_password)?;
-        state
-            .login
-            .change_password(flow_id, new_password, &client.origin)
-            .await
-            .map_err(login_error)?
+        match (&req.new_password, &req.code) {
+            (Some(new_password), None) => {
+                check_password_field("new_password", new_password)?;
+                state
+                    .login
+                    .change_password(flow_id, new_password, &client.origin)
+                    .await
+                    .map_err(login_error)?
+            }
+            (None, Some(code)) => {
+                let o = state
+                    .login
+                    .second_factor(flow_id, code.expose(), &client.origin)
+                    .await
+                    .map_err(login_error)?;
+                (o, None)
+            }
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    "with flow_id, send the step's answer: new_password or code",
+                ));
+            }
+        }
     } else {
         let username = req.username.as_deref().ok_or_else(|| missing("username"))?;
         let password = req.password.as_ref().ok_or_else(|| missing("password"))?;
@@ -213,6 +230,25 @@ fn respond(
         .with_details(json!({ "policy_ids": policy_ids }))
         .into_response(),
         LoginOutcome::InvalidCredentials => invalid_credentials().into_response(),
+        LoginOutcome::CodeRefused {
+            reason,
+            flow_id,
+            expires_at,
+        } => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            reason,
+            if reason == "code_already_used" {
+                "This code was already used; wait for the next one."
+            } else {
+                "The code is not correct."
+            },
+        )
+        .with_details(json!({
+            "flow_id": flow_id.as_ref().map(SecretString::expose),
+            "expires_at": expires_at.to_rfc3339(),
+            "second_factor_locked": flow_id.is_none(),
+        }))
+        .into_response(),
         LoginOutcome::Blocked { until } => {
             let now = state.clock.now();
             let secs = until.map_or(86_400, |t| (t - now).num_seconds().max(1));

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
 pub mod admin;
+pub mod factors;
 pub mod login;
 pub mod password;

@@ -475,6 +475,21 @@ impl LoginService {
         }
     }
 
+    /// The account a flow belongs to. Disabled while the flow was open: the flow ends (and
+    /// nothing of the step is applied).
+    async fn flow_account(&self, record: &FlowRecord) -> Result<Account, Error> {
+        let id = uuid::Uuid::parse_str(&record.account_id).map_err(|_| Error::FlowInvalid)?;
+        let account = self
+            .stores
+            .accounts
+            .get_account(crate::account::AccountId(id))
+            .await?;
+        if account.status == AccountStatus::Disabled {
+            return Err(Error::FlowInvalid);
+        }
+        Ok(account)
+    }
+
     /// Open a flow for the next step and record why.
     async fn next_step(
         &self,
@@ -500,16 +515,7 @@ impl LoginService {
         let FlowStep::ChangePassword { reason } = &record.step else {
             return Err(Error::FlowInvalid);
         };
-        let id = uuid::Uuid::parse_str(&record.account_id).map_err(|_| Error::FlowInvalid)?;
-        let mut account = self
-            .stores
-            .accounts
-            .get_account(crate::account::AccountId(id))
-            .await?;
-        // Disabled while the flow was open: the flow ends, the password stays as it was.
-        if account.status == AccountStatus::Disabled {
-            return Err(Error::FlowInvalid);
-        }
+        let mut account = self.flow_account(&record).await?;
         let system = self.system(&record.system)?;
         let actor = format!("account:{}", account.username);
         match self

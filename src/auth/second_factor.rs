@@ -7,7 +7,6 @@ use chrono::Duration;
 
 use super::flow::{self, FlowStep};
 use super::{LoginOutcome, LoginService, Origin};
-use crate::account::AccountStatus;
 use crate::audit::{EventKind, Outcome};
 use crate::error::Error;
 use crate::lockout::{Blocked, LockoutPolicy};
@@ -41,15 +40,7 @@ impl LoginService {
             .totp
             .as_ref()
             .ok_or_else(|| Error::Config("TOTP is not available on this gateway".into()))?;
-        let id = uuid::Uuid::parse_str(&record.account_id).map_err(|_| Error::FlowInvalid)?;
-        let account = self
-            .stores
-            .accounts
-            .get_account(crate::account::AccountId(id))
-            .await?;
-        if account.status == AccountStatus::Disabled {
-            return Err(Error::FlowInvalid);
-        }
+        let account = self.flow_account(&record).await?;
         let lock_key = StateKey::second_factor_lock(&record.account_id);
         let subject = record.username.as_str();
         let reserved = match self

@@ -3,22 +3,13 @@
 //! and an assertion PyJWT accepts.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::nginx::pyjwt;
-use crate::process::Proxied;
+use crate::process::{Killed, Proxied};
 
-struct Caddy(Child);
-
-impl Drop for Caddy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn caddy(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Caddy {
+fn caddy(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Killed {
     let conf = format!(
         "{{\n  admin off\n  auto_https off\n}}\n\
          http://emr.localhost:{port} {{\n  bind 127.0.0.1\n\
@@ -46,7 +37,7 @@ fn caddy(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Caddy {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Caddy(child)
+    Killed(child)
 }
 
 #[test]

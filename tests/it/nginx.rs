@@ -3,25 +3,16 @@
 //! `cryptography`) against the published JWKS.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use crate::gateway::PASSWORD;
-use crate::process::Proxied;
-
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::process::{Killed, Proxied};
 
 /// The nginx configuration of docker/nginx.conf's `location` blocks, on loopback ports.
-fn nginx(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Nginx {
+fn nginx(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Killed {
     let d = dir.display();
     let conf = format!(
         r#"daemon off;
@@ -84,7 +75,7 @@ http {{
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Nginx(child)
+    Killed(child)
 }
 
 /// Verify a token with PyJWT against the gateway's JWKS; the claims, or the error text.

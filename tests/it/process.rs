@@ -291,3 +291,13 @@ impl Proxied {
         request(self.port, "GET", path, &h, None).unwrap()
     }
 }
+
+/// A child process killed when dropped (nginx, Caddy).
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

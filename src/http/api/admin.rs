@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::http::api::login::session_from;
+use crate::http::api::login::require_session;
 use crate::http::error::ApiError;
 use crate::http::extract::AppJson;
 use crate::session::SessionRecord;
@@ -21,13 +21,7 @@ async fn admin_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<std::sync::Arc<SessionRecord>, ApiError> {
-    let s = session_from(state, headers).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "no_session",
-            "There is no valid session; sign in.",
-        )
-    })?;
+    let s = require_session(state, headers).await?;
     if !s.roles.iter().any(|r| r == ADMIN_ROLE) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -12,7 +12,7 @@ use crate::account::AccountId;
 use crate::app::AppState;
 use crate::audit::{AuditEvent, EventKind, Outcome};
 use crate::error::Error;
-use crate::http::api::login::session_from;
+use crate::http::api::login::require_session;
 use crate::http::error::ApiError;
 use crate::http::extract::AppJson;
 use crate::session::SessionRecord;
@@ -22,13 +22,7 @@ async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(std::sync::Arc<SessionRecord>, crate::account::Account), ApiError> {
-    let s = session_from(state, headers).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "no_session",
-            "There is no valid session; sign in.",
-        )
-    })?;
+    let s = require_session(state, headers).await?;
     let id = uuid::Uuid::parse_str(&s.account_id)
         .map_err(|e| ApiError::from(Error::Invalid(e.to_string())))?;
     let account = state

@@ -298,6 +298,14 @@ pub async fn session_from(
         .map_err(|e| state_unavailable(e.to_string()))
 }
 
+/// The live session, or `401 no_session`.
+pub async fn require_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<std::sync::Arc<crate::session::SessionRecord>, ApiError> {
+    session_from(state, headers).await?.ok_or_else(no_session)
+}
+
 pub async fn post_logout(
     State(state): State<AppState>,
     client: Client,
@@ -325,9 +333,7 @@ pub async fn get_session(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let s = session_from(&state, &headers)
-        .await?
-        .ok_or_else(no_session)?;
+    let s = require_session(&state, &headers).await?;
     Ok(Json(json!({
         "sid": s.sid,
         "username": s.username,

@@ -2,12 +2,10 @@
 //! random flow id, with a short TTL, and taken (deleted) on first use, so a flow id works
 //! exactly once whether the step succeeds or not.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{SecretString, random_bytes};
+use crate::crypto::{SecretString, is_token, random_token};
 use crate::error::Error;
 use crate::lockout::Zone;
 use crate::policy::factors::FactorKind;
@@ -43,7 +41,7 @@ pub async fn begin(
     record: &FlowRecord,
     ttl: std::time::Duration,
 ) -> Result<SecretString, Error> {
-    let id = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+    let id = random_token();
     let bytes = serde_json::to_vec(record).map_err(|e| Error::Invalid(e.to_string()))?;
     state.put(&StateKey::login_flow(&id), &bytes, ttl).await?;
     Ok(SecretString::new(id))
@@ -55,11 +53,7 @@ pub async fn take(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<FlowRecord, Error> {
-    if id.len() != 43
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
+    if !is_token(id) {
         return Err(Error::FlowInvalid);
     }
     let bytes = state

@@ -171,12 +171,7 @@ impl LoginService {
             .config
             .system(id)
             .ok_or_else(|| Error::Invalid(format!("unknown system `{id}`")))?;
-        Ok(SystemFacts {
-            id: s.id.clone(),
-            kind: s.kind.clone(),
-            facility: self.config.facility.id.0.clone(),
-            exemption_until: s.exemption.as_ref().map(|e| e.until),
-        })
+        Ok(SystemFacts::of(s, &self.config.facility.id))
     }
 
     /// Step one: username and password.

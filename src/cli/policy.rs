@@ -156,11 +156,7 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                         ),
                     )
                 })?;
-                let password_state = match account.status {
-                    crate::account::AccountStatus::MustChangePassword => "must_change",
-                    crate::account::AccountStatus::Compromised => "compromised",
-                    _ => "ok",
-                };
+                let password_state = crate::auth::password_state(account.status, false);
                 let facts = SessionFacts {
                     now,
                     amr: factors.clone(),
@@ -171,12 +167,7 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                     },
                     password_state: password_state.into(),
                 };
-                let system_facts = SystemFacts {
-                    id: sys.id.clone(),
-                    kind: sys.kind.clone(),
-                    facility: state.config.facility.id.0.clone(),
-                    exemption_until: sys.exemption.as_ref().map(|e| e.until),
-                };
+                let system_facts = SystemFacts::of(sys, &state.config.facility.id);
                 let decision = state.policy.issue_session(
                     &AccountFacts::of(&account, false),
                     &system_facts,

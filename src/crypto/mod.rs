@@ -17,6 +17,24 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
     out
 }
 
+/// Bytes of randomness in a token (session ids, login flows, enrolments): 256 bits.
+const TOKEN_BYTES: usize = 32;
+/// Length of a token as text: 32 bytes in unpadded base64url.
+pub const TOKEN_LEN: usize = 43;
+
+/// A random 256-bit token in unpadded base64url, safe in cookies, URLs and JSON.
+pub fn random_token() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>())
+}
+
+/// Whether `s` could be a token at all: cheap rejection of garbage before any look-up.
+pub fn is_token(s: &str) -> bool {
+    s.len() == TOKEN_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A random one-time password drawn from an alphabet without look-alike characters
 /// (no 0/O, 1/l/I), easy to read aloud over a phone to a clinician.
 pub fn random_one_time_password(len: usize) -> SecretString {

@@ -112,6 +112,17 @@ pub struct SystemFacts {
     pub exemption_until: Option<DateTime<Utc>>,
 }
 
+impl SystemFacts {
+    pub fn of(system: &crate::config::SystemConfig, facility: &crate::account::FacilityId) -> Self {
+        Self {
+            id: system.id.clone(),
+            kind: system.kind.clone(),
+            facility: facility.0.clone(),
+            exemption_until: system.exemption.as_ref().map(|e| e.until),
+        }
+    }
+}
+
 /// The facts of an `issue_session` question.
 #[derive(Debug, Clone)]
 pub struct SessionFacts {

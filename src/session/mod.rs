@@ -10,14 +10,12 @@ pub mod keys;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::SessionConfig;
-use crate::crypto::{SecretString, random_bytes};
+use crate::crypto::{SecretString, is_token, random_token};
 use crate::lockout::Zone;
 use crate::state::{StateError, StateKey, StateStore};
 
@@ -73,9 +71,6 @@ impl SessionRecord {
     }
 }
 
-/// Length of a cookie value: 32 random bytes in unpadded base64url.
-const COOKIE_LEN: usize = 43;
-
 /// The public handle of a session id.
 pub fn sid_of(cookie: &str) -> String {
     hex::encode(&Sha256::digest(cookie.as_bytes())[..16])
@@ -84,10 +79,7 @@ pub fn sid_of(cookie: &str) -> String {
 /// A cookie value that could be a session id at all (cheap rejection of garbage before any
 /// state lookup).
 pub fn plausible_cookie(value: &str) -> bool {
-    value.len() == COOKIE_LEN
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    is_token(value)
 }
 
 /// Parsed records by sid, reused while the stored bytes are unchanged: the forward-auth path
@@ -131,7 +123,7 @@ impl SessionService {
         subject: SessionSubject,
         now: DateTime<Utc>,
     ) -> Result<(SecretString, SessionRecord), StateError> {
-        let cookie = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+        let cookie = random_token();
         let sid = sid_of(&cookie);
         let absolute = chrono::Duration::from_std(self.config.absolute_timeout)
             .unwrap_or(chrono::Duration::hours(12));
@@ -279,6 +271,8 @@ impl SessionService {
 mod tests {
     use super::*;
     use crate::state::memory::MemoryState;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use chrono::TimeZone;
 
     fn service() -> SessionService {

@@ -7,8 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +14,7 @@ use super::{TotpSecret, parse_code};
 use crate::account::{Account, AccountId};
 use crate::crypto::aead::SealKey;
 use crate::crypto::secret::SecretBytes;
-use crate::crypto::{SecretString, random_bytes};
+use crate::crypto::{SecretString, random_token};
 use crate::error::Error;
 use crate::session::keys::{check_mode, private_dir, write_private};
 use crate::state::{StateKey, StateStore};
@@ -108,7 +106,7 @@ impl TotpService {
             .seal
             .seal(secret.expose(), &owner(&account.id))
             .map_err(|e| Error::Invalid(e.to_string()))?;
-        let id = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+        let id = random_token();
         let pending = Pending {
             account_id: account.id.to_string(),
             sealed,

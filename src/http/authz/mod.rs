@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::audit::{AuditEvent, EventKind, Outcome};
 use crate::config::{Config, SystemConfig};
 use crate::http::api::login::session_from;
-use crate::http::client::Client;
+use crate::http::client::{Client, header_str};
 use crate::http::error::ApiError;
 use crate::policy::cache::DecisionCache;
 use crate::policy::{AccessFacts, AccountFacts, SystemFacts, Verdict};
@@ -45,10 +45,6 @@ pub fn safe_return_url(url: &str, config: &Config) -> Option<String> {
     // The gateway itself only at its exact origin (scheme, host and port).
     let ours = normalised.starts_with(&format!("{}/", config.server.public_url));
     (ours || system_for_host(config, &t.host).is_some()).then_some(normalised)
-}
-
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn target_of(mode: Mode, h: &HeaderMap) -> Result<Target, TargetError> {
@@ -167,12 +163,7 @@ async fn check(
                 facility: session.facility.clone(),
                 has_second_factor: false,
             };
-            let sys = SystemFacts {
-                id: system.id.clone(),
-                kind: system.kind.clone(),
-                facility: state.config.facility.id.0.clone(),
-                exemption_until: system.exemption.as_ref().map(|e| e.until),
-            };
+            let sys = SystemFacts::of(system, &state.config.facility.id);
             let facts = AccessFacts {
                 now,
                 host: target.host.clone(),

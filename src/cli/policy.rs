@@ -168,8 +168,16 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                     password_state: password_state.into(),
                 };
                 let system_facts = SystemFacts::of(sys, &state.config.facility.id);
+                // The same account facts as a login: whether a second factor is enrolled.
+                let has_second_factor = !state
+                    .stores
+                    .factors
+                    .list_factors(account.id)
+                    .await
+                    .map_err(Failure::from)?
+                    .is_empty();
                 let decision = state.policy.issue_session(
-                    &AccountFacts::of(&account, false),
+                    &AccountFacts::of(&account, has_second_factor),
                     &system_facts,
                     &facts,
                 );

@@ -37,6 +37,13 @@ pub enum Error {
     Code(#[from] crate::totp::CodeError),
     #[error("the login flow is unknown, expired or already used")]
     FlowInvalid,
+    /// A second-factor action that cannot be done, with a stable code and a message a person
+    /// can act on (no security key registered, the last factor, passwordless sign-in off …).
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        message: &'static str,
+    },
     #[error("configuration: {0}")]
     Config(String),
     #[error("{context}: {source}")]
@@ -70,6 +77,7 @@ impl Error {
             Error::Breach(_) => "breach_filter_error",
             Error::Code(e) => e.code(),
             Error::FlowInvalid => "flow_invalid",
+            Error::Refused { code, .. } => code,
             Error::Config(_) => "config_invalid",
             Error::Io { .. } => "io_error",
         }

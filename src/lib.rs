@@ -21,9 +21,11 @@ pub mod http;
 pub mod lockout;
 pub mod password;
 pub mod policy;
+pub mod recovery;
 pub mod session;
 pub mod state;
 pub mod store;
 pub mod totp;
+pub mod webauthn;
 
 pub use http::build_router;

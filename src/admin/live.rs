@@ -63,6 +63,11 @@ impl AccountAdmin {
             .ok_or_else(|| Error::Config("live state is not available here".into()))
     }
 
+    /// The live state store, when there is one.
+    pub(super) fn state(&self) -> Option<&Arc<dyn StateStore>> {
+        self.live.as_ref().map(|l| &l.state)
+    }
+
     /// End every session of an account; how many there were.
     pub(super) async fn end_sessions(&self, account: &Account) -> Result<usize, Error> {
         match &self.live {

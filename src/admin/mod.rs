@@ -2,6 +2,7 @@
 //! console: create, disable, enable, set roles, reset a password, mark compromised, and the
 //! bootstrap admin. Each action is audited before it is reported done.
 
+mod factors;
 mod live;
 
 pub use live::ZoneLock;

@@ -25,6 +25,7 @@ use crate::state::remote::RemoteState;
 use crate::store::Stores;
 use crate::store::sqlite::{OpenMode, SqliteStore};
 use crate::totp::service::TotpService;
+use crate::webauthn::service::WebauthnService;
 
 /// Where this process's short-lived state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +69,8 @@ pub struct Services {
     pub login: LoginService,
     /// TOTP enrolment and verification (absent in admin commands before the first start).
     pub totp: Option<TotpService>,
+    /// WebAuthn ceremonies (absent, like TOTP, without the factor-sealing key).
+    pub webauthn: Option<WebauthnService>,
     /// Loaded by `serve` (and tests) only: CLI commands never create key files.
     pub assertions: Option<Arc<Assertions>>,
     /// `access` decisions of the last few seconds (forward-auth hot path).
@@ -148,12 +151,26 @@ impl AppState {
         )
         .with_state(state.clone(), sessions.clone());
         // The factor-sealing key: created by the gateway, only read by admin commands.
-        let key_path = config.keys.dir.join("factor-seal.key");
-        let totp = if mode == OpenMode::CreateAndMigrate || key_path.exists() {
-            let key = TotpService::load_key(&config.keys.dir, mode == OpenMode::CreateAndMigrate)?;
-            Some(TotpService::new(stores.clone(), state.clone(), key))
+        let key_path = &config.factors.seal_key_file;
+        let seal = if mode == OpenMode::CreateAndMigrate || key_path.exists() {
+            Some(TotpService::load_key(
+                key_path,
+                mode == OpenMode::CreateAndMigrate,
+            )?)
         } else {
             None
+        };
+        let totp = seal
+            .as_ref()
+            .map(|key| TotpService::new(stores.clone(), state.clone(), key.clone()));
+        let webauthn = match &seal {
+            Some(key) => Some(WebauthnService::new(
+                &config.webauthn,
+                stores.clone(),
+                state.clone(),
+                key.clone(),
+            )?),
+            None => None,
         };
         let login = LoginService::new(
             config.clone(),
@@ -166,10 +183,7 @@ impl AppState {
             auditor.clone(),
         )
         .await?;
-        let login = match &totp {
-            Some(t) => login.with_totp(t.clone()),
-            None => login,
-        };
+        let login = login.with_factors(totp.clone(), webauthn.clone());
         Ok(Self(Arc::new(Services {
             config,
             clock,
@@ -183,6 +197,7 @@ impl AppState {
             sessions,
             login,
             totp,
+            webauthn,
             assertions: None,
             access_cache: Arc::new(DecisionCache::new(
                 std::time::Duration::from_secs(5),

@@ -30,6 +30,9 @@ token_enum! {
         Logout => "logout", "ログアウト";
         AccessDenied => "access_denied", "アクセス拒否";
         FactorEnrolled => "factor_enrolled", "二要素の登録";
+        FactorRemoved => "factor_removed", "二要素の削除";
+        FactorsReset => "factors_reset", "二要素のリセット";
+        RecoveryCodesIssued => "recovery_codes_issued", "リカバリーコード発行";
         PasswordChanged => "password_changed", "パスワード変更";
         PasswordRejected => "password_rejected", "パスワード拒否";
         PasswordReset => "password_reset", "パスワード再発行";

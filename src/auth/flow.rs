@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::lockout::Zone;
 use crate::policy::factors::FactorKind;
 use crate::state::{StateKey, StateStore};
+use crate::webauthn::service::AssertionState;
 
 /// What the flow waits for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,10 +20,18 @@ pub enum FlowStep {
     ChangePassword { reason: String },
     /// Another factor of one of these kinds.
     SecondFactor { kinds: Vec<FactorKind> },
+    /// A WebAuthn assertion for this challenge (or, after a password, a code instead).
+    Assertion {
+        kinds: Vec<FactorKind>,
+        ceremony: AssertionState,
+    },
+    /// A first factor to enrol: the account has none and the policy asks for one.
+    Enrol { kinds: Vec<FactorKind> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlowRecord {
+    /// Empty in a passwordless flow until the passkey names its account.
     pub account_id: String,
     pub username: String,
     pub system: String,

@@ -11,13 +11,17 @@
 //!     │ reset the counter; issue_session policy
 //!     ├─ issue ─► authenticated + session cookie
 //!     ├─ need a password change ─► password_change_required + flow id
-//!     ├─ need another factor ─► second_factor_required + flow id (kinds)
+//!     ├─ need another factor ─► second_factor_required + flow id (kinds, methods)
+//!     ├─ need a factor the account has none of ─► enrolment_required + flow id
 //!     └─ deny ─► denied (403) with the policy ids
 //!  POST /login {flow_id, new_password} ─► the policy again, with the new password
 //! ```
 
+mod enrol;
 pub mod flow;
 mod second_factor;
+
+pub use second_factor::Answer;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -39,6 +43,8 @@ use crate::policy::{AccountFacts, Decision, PolicyEngine, SessionFacts, SystemFa
 use crate::session::{SessionRecord, SessionService, SessionSubject};
 use crate::state::{StateKey, StateStore};
 use crate::store::Stores;
+use crate::totp::service::TotpService;
+use crate::webauthn::service::WebauthnService;
 use flow::{FlowRecord, FlowStep};
 
 /// Where a request comes from, as the HTTP layer established it.
@@ -56,8 +62,19 @@ pub enum LoginOutcome {
         cookie: SecretString,
         session: Box<SessionRecord>,
         policy_ids: Vec<String>,
+        notices: Vec<Notice>,
     },
     SecondFactorRequired {
+        flow_id: SecretString,
+        kinds: Vec<FactorKind>,
+        /// What this account can answer with: `totp`, `webauthn`, `recovery_code`.
+        methods: Vec<&'static str>,
+        expires_at: DateTime<Utc>,
+        policy_ids: Vec<String>,
+    },
+    /// A factor is needed and the account has none: enrol one with this flow id, and the
+    /// confirmed enrolment completes the sign-in.
+    EnrolmentRequired {
         flow_id: SecretString,
         kinds: Vec<FactorKind>,
         expires_at: DateTime<Utc>,
@@ -72,10 +89,11 @@ pub enum LoginOutcome {
         policy_ids: Vec<String>,
     },
     InvalidCredentials,
-    /// A second-factor code was wrong (`invalid_code`) or already used (`code_already_used`);
-    /// a new flow id to try again with, unless the attempts are used up.
+    /// A second-factor answer was refused (`invalid_code`, `code_already_used`, a WebAuthn
+    /// refusal code …); a new flow id to try again with, unless the attempts are used up.
     CodeRefused {
         reason: &'static str,
+        message: &'static str,
         flow_id: Option<SecretString>,
         expires_at: DateTime<Utc>,
     },
@@ -83,6 +101,77 @@ pub enum LoginOutcome {
     Blocked {
         until: Option<DateTime<Utc>>,
     },
+}
+
+/// Something the signed-in person should know, shown with the new session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "notice", rename_all = "snake_case")]
+pub enum Notice {
+    /// No second factor yet: enrol before the deadline; this many sign-ins remain before
+    /// enrolment becomes part of the sign-in.
+    EnrolmentRecommended {
+        required_from: String,
+        grace_remaining: u32,
+    },
+    /// Few recovery codes remain: make new ones.
+    RecoveryCodesLow { remaining: usize },
+}
+
+/// An account's second factors as the login and the policy see them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorFacts {
+    /// A TOTP or WebAuthn factor (recovery codes alone are a backup, not a factor).
+    pub has_second_factor: bool,
+    pub methods: Vec<&'static str>,
+    pub recovery_codes: usize,
+    pub nudges: u32,
+    pub enrolment_overdue: bool,
+}
+
+/// Read an account's factor facts; `count_nudge` records one more sign-in without a factor.
+pub async fn factor_facts(
+    stores: &Stores,
+    config: &Config,
+    account: &Account,
+) -> Result<FactorFacts, Error> {
+    let list = stores.factors.list_factors(account.id).await?;
+    let has = |k: &str| list.iter().any(|f| f.kind == k);
+    let recovery_codes = list.iter().filter(|f| f.kind == "recovery").count();
+    let mut methods = Vec::new();
+    if has("totp") {
+        methods.push("totp");
+    }
+    if has("webauthn") {
+        methods.push("webauthn");
+    }
+    if recovery_codes > 0 {
+        methods.push("recovery_code");
+    }
+    let has_second_factor = has("totp") || has("webauthn");
+    // Machine accounts cannot enrol; they are never nudged.
+    let nudged = !has_second_factor && account.account_type.as_str() != "service";
+    let nudges = if nudged {
+        stores.factors.enrolment_nudges(account.id, false).await?
+    } else {
+        0
+    };
+    Ok(FactorFacts {
+        has_second_factor,
+        methods,
+        recovery_codes,
+        nudges,
+        enrolment_overdue: nudged && nudges >= config.factors.enrolment_grace_logins,
+    })
+}
+
+/// Does this account need a second factor on its own, whatever the system? Administrators,
+/// vendors and emergency accounts always do; everyone from 2027-04-01 (terminals and servers
+/// need two factors, and people use those).
+pub fn needs_second_factor(account: &Account, now: DateTime<Utc>) -> bool {
+    matches!(
+        account.account_type.as_str(),
+        "admin" | "vendor" | "emergency"
+    ) || now.timestamp() >= crate::policy::factors::TWO_FACTOR_DEADLINE_UNIX
 }
 
 /// Why a password must change, as the policy context sees it.
@@ -109,7 +198,9 @@ pub struct LoginService {
     /// unknown users cost the same time as known ones.
     dummy_phc: Arc<String>,
     /// TOTP verification, when the factor-sealing key is available.
-    totp: Option<crate::totp::service::TotpService>,
+    totp: Option<TotpService>,
+    /// WebAuthn assertions, likewise.
+    webauthn: Option<WebauthnService>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -143,12 +234,18 @@ impl LoginService {
             auditor,
             dummy_phc: Arc::new(dummy_phc),
             totp: None,
+            webauthn: None,
         })
     }
 
-    /// Accept TOTP codes for the second-factor step.
-    pub fn with_totp(mut self, totp: crate::totp::service::TotpService) -> Self {
-        self.totp = Some(totp);
+    /// The second factors this gateway can check (both need the factor-sealing key).
+    pub fn with_factors(
+        mut self,
+        totp: Option<TotpService>,
+        webauthn: Option<WebauthnService>,
+    ) -> Self {
+        self.totp = totp;
+        self.webauthn = webauthn;
         self
     }
 
@@ -334,29 +431,23 @@ impl LoginService {
         origin: &Origin,
         now: DateTime<Utc>,
     ) -> Result<LoginOutcome, Error> {
+        let ff = factor_facts(&self.stores, &self.config, account).await?;
         let facts = SessionFacts {
             now,
             amr: amr.clone(),
             zone: origin.zone,
             password_state: pstate.to_owned(),
+            enrolment_overdue: ff.enrolment_overdue,
         };
         let Decision {
             verdict,
             policy_ids,
             errors,
-        } = {
-            let has_second_factor = !self
-                .stores
-                .factors
-                .list_factors(account.id)
-                .await?
-                .is_empty();
-            self.policy.issue_session(
-                &AccountFacts::of(account, has_second_factor),
-                system,
-                &facts,
-            )
-        };
+        } = self.policy.issue_session(
+            &AccountFacts::of(account, ff.has_second_factor),
+            system,
+            &facts,
+        );
         let subject = account.username.as_str();
         let base = |kind, outcome| {
             self.event(kind, outcome, subject, origin)
@@ -421,10 +512,12 @@ impl LoginService {
                 if let Err(e) = self.stores.accounts.update_account(&updated).await {
                     tracing::warn!(error = %e, "recording the last login time failed");
                 }
+                let notices = self.notices(account, &ff).await;
                 Ok(LoginOutcome::Authenticated {
                     cookie,
                     session: Box::new(session),
                     policy_ids,
+                    notices,
                 })
             }
             Verdict::NeedPasswordChange => {
@@ -441,11 +534,28 @@ impl LoginService {
                     expires_at,
                 })
             }
+            Verdict::NeedFactor { kinds } if !ff.has_second_factor => {
+                let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+                let event = base(EventKind::LoginAttempt, Outcome::Info)
+                    .detail("result", "enrolment_required")
+                    .detail("kinds", names);
+                let step = FlowStep::Enrol {
+                    kinds: kinds.clone(),
+                };
+                let flow_id = self.next_step(&flow(step), event).await?;
+                Ok(LoginOutcome::EnrolmentRequired {
+                    flow_id,
+                    kinds,
+                    expires_at,
+                    policy_ids,
+                })
+            }
             Verdict::NeedFactor { kinds } => {
                 let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
                 let event = base(EventKind::LoginAttempt, Outcome::Info)
                     .detail("result", "second_factor_required")
-                    .detail("kinds", names);
+                    .detail("kinds", names)
+                    .detail("methods", ff.methods.clone());
                 let step = FlowStep::SecondFactor {
                     kinds: kinds.clone(),
                 };
@@ -453,6 +563,7 @@ impl LoginService {
                 Ok(LoginOutcome::SecondFactorRequired {
                     flow_id,
                     kinds,
+                    methods: ff.methods,
                     expires_at,
                     policy_ids,
                 })
@@ -468,6 +579,34 @@ impl LoginService {
                 Ok(LoginOutcome::Denied { policy_ids })
             }
         }
+    }
+
+    /// The reminders that go with a new session. Counting a reminder is best effort: a failed
+    /// count is logged and the session stands.
+    async fn notices(&self, account: &Account, ff: &FactorFacts) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        if !ff.has_second_factor && account.account_type.as_str() != "service" {
+            match self.stores.factors.enrolment_nudges(account.id, true).await {
+                Ok(n) => notices.push(Notice::EnrolmentRecommended {
+                    required_from: crate::clock::to_jst_string(
+                        DateTime::from_timestamp(
+                            crate::policy::factors::TWO_FACTOR_DEADLINE_UNIX,
+                            0,
+                        )
+                        .unwrap_or_default(),
+                    ),
+                    grace_remaining: self.config.factors.enrolment_grace_logins.saturating_sub(n),
+                }),
+                Err(e) => tracing::warn!(error = %e, "counting an enrolment reminder failed"),
+            }
+        }
+        // Also 0: someone with a factor and no recovery codes has no way back when it is lost.
+        if ff.has_second_factor && ff.recovery_codes < crate::recovery::LOW_WATER {
+            notices.push(Notice::RecoveryCodesLow {
+                remaining: ff.recovery_codes,
+            });
+        }
+        notices
     }
 
     /// The account a flow belongs to. Disabled while the flow was open: the flow ends (and

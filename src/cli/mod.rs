@@ -7,6 +7,7 @@
 mod audit;
 mod breach;
 mod config;
+mod factors;
 mod healthcheck;
 mod output;
 mod policy;

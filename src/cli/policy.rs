@@ -157,6 +157,11 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                     )
                 })?;
                 let password_state = crate::auth::password_state(account.status, false);
+                // The same account facts as a login: enrolled factors and the grace count.
+                let ff = crate::auth::factor_facts(&state.stores, &state.config, &account)
+                    .await
+                    .map_err(Failure::from)?;
+                let has_second_factor = ff.has_second_factor;
                 let facts = SessionFacts {
                     now,
                     amr: factors.clone(),
@@ -166,16 +171,9 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                         Zone::External
                     },
                     password_state: password_state.into(),
+                    enrolment_overdue: ff.enrolment_overdue,
                 };
                 let system_facts = SystemFacts::of(sys, &state.config.facility.id);
-                // The same account facts as a login: whether a second factor is enrolled.
-                let has_second_factor = !state
-                    .stores
-                    .factors
-                    .list_factors(account.id)
-                    .await
-                    .map_err(Failure::from)?
-                    .is_empty();
                 let decision = state.policy.issue_session(
                     &AccountFacts::of(&account, has_second_factor),
                     &system_facts,

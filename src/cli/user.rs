@@ -73,6 +73,22 @@ pub enum UserCommand {
     /// Change an account's own password: reads the current and the new password, one a line,
     /// from standard input.
     Passwd { name: String },
+    /// List an account's second factors (TOTP, security keys, passkeys, recovery codes left).
+    Factors {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove all second factors of an account (lost phone or key), with a reason and the
+    /// identity check used; the person enrols again at the next sign-in.
+    ResetFactors {
+        name: String,
+        #[arg(long)]
+        reason: String,
+        /// How the person's identity was checked, e.g. "staff ID card seen at the desk".
+        #[arg(long)]
+        identity_check: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +305,15 @@ pub async fn run(cmd: UserCommand, config: &Option<PathBuf>, lang: Lang) -> Resu
                 println!("{t}");
             }
             Ok(())
+        }
+        UserCommand::Factors { name, json } => super::factors::list(admin, lang, &name, json).await,
+        UserCommand::ResetFactors {
+            name,
+            reason,
+            identity_check,
+        } => {
+            super::warn_if_detached(&state, lang);
+            super::factors::reset(admin, lang, &name, &reason, &identity_check, &actor).await
         }
         UserCommand::Unlock { name, reason } => {
             super::warn_if_detached(&state, lang);

@@ -2,6 +2,7 @@
 //! environment variables `SEKIMORI__SECTION__KEY`, then validation into [`Config`]. Loading
 //! collects every problem, each with its key path and a fix, instead of stopping at the first.
 
+pub mod factors;
 pub mod gateway;
 pub mod raw;
 mod validate;
@@ -16,6 +17,7 @@ use crate::account::FacilityId;
 use crate::crypto::hash::HashParams;
 use crate::crypto::secret::SecretBytes;
 use crate::password::rules::PasswordPolicy;
+pub use factors::{AttestationPolicy, FactorsConfig, WebauthnConfig};
 pub use gateway::{KeysConfig, LockoutConfig, NetworkConfig, SessionConfig};
 pub use raw::RawConfig;
 
@@ -150,6 +152,8 @@ pub struct Config {
     pub lockout: LockoutConfig,
     pub network: NetworkConfig,
     pub keys: KeysConfig,
+    pub factors: FactorsConfig,
+    pub webauthn: WebauthnConfig,
     pub log: LogConfig,
     /// Where it came from, for messages.
     pub source: String,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::factors::{RawFactors, RawWebauthn};
 pub use super::gateway::{RawKeys, RawLockout, RawNetwork, RawSession};
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -21,6 +22,8 @@ pub struct RawConfig {
     pub lockout: RawLockout,
     pub network: RawNetwork,
     pub keys: RawKeys,
+    pub factors: RawFactors,
+    pub webauthn: RawWebauthn,
     pub log: RawLog,
 }
 

@@ -576,6 +576,8 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let keys = gateway::keys(&raw.keys, &data_dir, &mut problems);
+    let factors = super::factors::factors(&raw.factors, &keys.dir);
+    let webauthn = super::factors::webauthn(&raw.webauthn, &raw.server.public_url, &mut problems);
     let format = match raw.log.format.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
@@ -647,6 +649,8 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             lockout,
             network,
             keys,
+            factors,
+            webauthn,
             log: LogConfig {
                 format,
                 level: raw.log.level,

@@ -5,6 +5,7 @@
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
 
 use super::random_bytes;
 use super::secret::SecretBytes;
@@ -25,7 +26,7 @@ pub enum AeadError {
 
 /// The at-rest key (redacted in `Debug`).
 #[derive(Clone)]
-pub struct SealKey(XChaCha20Poly1305);
+pub struct SealKey(XChaCha20Poly1305, [u8; 32]);
 
 impl std::fmt::Debug for SealKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,8 +38,23 @@ impl SealKey {
     pub fn from_bytes(key: &SecretBytes) -> Result<Self, AeadError> {
         let mut bytes: [u8; 32] = key.expose().try_into().map_err(|_| AeadError::KeyLength)?;
         let cipher = XChaCha20Poly1305::new(&Key::from(bytes));
+        // A separate secret for keyed hashes, so the sealing key itself is used for one thing.
+        let derived: [u8; 32] = Sha256::new()
+            .chain_update(b"sekimori derive v1\x00")
+            .chain_update(bytes)
+            .finalize()
+            .into();
         zeroize::Zeroize::zeroize(&mut bytes);
-        Ok(Self(cipher))
+        Ok(Self(cipher, derived))
+    }
+
+    /// A 32-byte secret for `label`, stable for this key (e.g. fake credential ids).
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(self.1)
+            .chain_update(label.as_bytes())
+            .finalize()
+            .into()
     }
 
     /// A new random key, hex-encoded for its file.

@@ -128,6 +128,16 @@ impl From<Error> for ApiError {
                 "account_not_found",
                 "No such account.",
             ),
+            Error::Refused { code, message } => ApiError::new(
+                match code {
+                    "passwordless_disabled" => StatusCode::FORBIDDEN,
+                    "factor_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
+                    "factor_not_found" => StatusCode::NOT_FOUND,
+                    _ => StatusCode::CONFLICT,
+                },
+                code,
+                message,
+            ),
             Error::ReasonRequired => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "reason_required",

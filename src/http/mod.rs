@@ -7,6 +7,7 @@ pub mod control;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod pages;
 pub mod wellknown;
 
 use axum::Router;
@@ -32,10 +33,11 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(
-        HeaderName::from_static("content-security-policy"),
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    // Pages set their own (scripts from this origin); everything else loads nothing.
+    h.entry(HeaderName::from_static("content-security-policy"))
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     res
 }
 
@@ -53,6 +55,8 @@ pub fn build_router(state: AppState) -> Router {
             "/api/v1/password/check",
             post(api::password::post_password_check),
         )
+        .route("/factors/security-keys", get(pages::get_security_keys))
+        .route("/static/webauthn.js", get(pages::get_script))
         .route("/api/v1/login", post(api::login::post_login))
         .route("/api/v1/logout", post(api::login::post_logout))
         .route("/api/v1/session", get(api::login::get_session))
@@ -61,6 +65,38 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/api/v1/factors/totp/confirm",
             post(api::factors::post_totp_confirm),
+        )
+        .route(
+            "/api/v1/factors/recovery-codes",
+            post(api::factors::post_recovery_codes),
+        )
+        .route(
+            "/api/v1/factors/{id}",
+            axum::routing::patch(api::factors::patch_factor).delete(api::factors::delete_factor),
+        )
+        .route(
+            "/api/v1/factors/webauthn",
+            post(api::webauthn::post_register),
+        )
+        .route(
+            "/api/v1/factors/webauthn/confirm",
+            post(api::webauthn::post_register_confirm),
+        )
+        .route(
+            "/api/v1/login/webauthn/challenge",
+            post(api::webauthn::post_login_challenge),
+        )
+        .route(
+            "/api/v1/login/passkey/challenge",
+            post(api::webauthn::post_passkey_challenge),
+        )
+        .route(
+            "/api/v1/admin/accounts/{name}/factors",
+            get(api::admin::get_factors),
+        )
+        .route(
+            "/api/v1/admin/accounts/{name}/factors/reset",
+            post(api::admin::post_reset_factors),
         )
         .route(
             "/api/v1/admin/accounts/{name}/lock",

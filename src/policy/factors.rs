@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// 2027-04-01 00:00 JST: two-factor authentication at terminals and servers from then on
+/// (guideline 7.0). The default policy carries the same instant.
+pub const TWO_FACTOR_DEADLINE_UNIX: i64 = 1_806_505_200;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FactorKind {

@@ -131,6 +131,8 @@ pub struct SessionFacts {
     pub zone: Zone,
     /// ok | must_change | compromised | breached
     pub password_state: String,
+    /// No second factor, and the sign-ins allowed without one before 2027-04-01 are used up.
+    pub enrolment_overdue: bool,
 }
 
 /// The facts of an `access` question: one request on the forward-auth path.
@@ -479,6 +481,7 @@ impl PolicyEngine {
             "factor_kind_count": kinds.len(),
             "zone": facts.zone.as_str(),
             "password_state": facts.password_state,
+            "enrolment_overdue": facts.enrolment_overdue,
         });
         self.decide("issue_session", account, system, context, &kinds)
     }

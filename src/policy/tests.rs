@@ -40,6 +40,7 @@ fn facts(now: DateTime<Utc>, amr: &[&str], password_state: &str) -> SessionFacts
         amr: amr.iter().map(|s| (*s).to_owned()).collect(),
         zone: Zone::Trusted,
         password_state: password_state.into(),
+        enrolment_overdue: false,
     }
 }
 

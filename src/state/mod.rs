@@ -93,6 +93,11 @@ impl StateKey {
         Self(format!("{PREFIX}:totp-enrol:{}", digest(id)))
     }
 
+    /// A WebAuthn registration waiting for the authenticator's answer.
+    pub fn webauthn_registration(id: &str) -> Self {
+        Self(format!("{PREFIX}:webauthn-reg:{}", digest(id)))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -103,6 +103,8 @@ pub struct FactorRecord {
     pub label: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The authenticator model of a WebAuthn credential, when it told.
+    pub aaguid: Option<String>,
 }
 
 #[async_trait]
@@ -129,6 +131,42 @@ pub trait FactorStore: Send + Sync + std::fmt::Debug {
     async fn delete_factor(&self, account: AccountId, id: i64) -> Result<bool, StoreError>;
     /// Remove every factor of the account (helpdesk reset); how many there were.
     async fn delete_all_factors(&self, account: AccountId) -> Result<u64, StoreError>;
+    /// Store a WebAuthn credential; `Conflict` if its credential id is registered already
+    /// (to this or any other account).
+    async fn add_webauthn_factor(
+        &self,
+        account: AccountId,
+        label: &str,
+        sealed: &[u8],
+        credential_id: &str,
+        aaguid: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+    /// The factor id and account of a WebAuthn credential id.
+    async fn webauthn_owner(
+        &self,
+        credential_id: &str,
+    ) -> Result<Option<(i64, AccountId)>, StoreError>;
+    /// Replace a factor's sealed value (a WebAuthn signature counter moved on).
+    async fn update_factor_secret(&self, id: i64, sealed: &[u8]) -> Result<(), StoreError>;
+    /// Rename one factor of the account; false if it has no such factor.
+    async fn rename_factor(
+        &self,
+        account: AccountId,
+        id: i64,
+        label: &str,
+    ) -> Result<bool, StoreError>;
+    /// Replace the account's recovery codes (their hashes) in one transaction.
+    async fn replace_recovery_codes(
+        &self,
+        account: AccountId,
+        hashes: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Spend a recovery code: true exactly once per code, also under concurrent use.
+    async fn use_recovery_code(&self, account: AccountId, hash: &str) -> Result<bool, StoreError>;
+    /// Sign-ins without a second factor so far, after counting one more if `add`.
+    async fn enrolment_nudges(&self, account: AccountId, add: bool) -> Result<u32, StoreError>;
 }
 
 #[async_trait]

@@ -31,6 +31,8 @@ pub enum CodeError {
     NotDigits,
     #[error("the code must have exactly 6 digits")]
     WrongLength,
+    #[error("a recovery code has 12 letters and digits, e.g. abcd-efgh-jkmn")]
+    RecoveryMalformed,
 }
 
 impl CodeError {
@@ -41,6 +43,7 @@ impl CodeError {
             CodeError::FullWidth => "code_full_width",
             CodeError::NotDigits => "code_not_digits",
             CodeError::WrongLength => "code_wrong_length",
+            CodeError::RecoveryMalformed => "recovery_code_malformed",
         }
     }
 
@@ -51,8 +54,23 @@ impl CodeError {
             CodeError::FullWidth => "確認コードは半角数字で入力してください。",
             CodeError::NotDigits => "確認コードは数字だけで入力してください。",
             CodeError::WrongLength => "確認コードは6桁です。",
+            CodeError::RecoveryMalformed => {
+                "リカバリーコードは英数字12文字です（例: abcd-efgh-jkmn）。"
+            }
         }
     }
+}
+
+/// The `otpauth://` URI as an SVG QR code, for the enrolment screen.
+pub fn qr_svg(uri: &str) -> Option<String> {
+    let code =
+        qrcode::QrCode::with_error_correction_level(uri.as_bytes(), qrcode::EcLevel::M).ok()?;
+    Some(
+        code.render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .quiet_zone(true)
+            .build(),
+    )
 }
 
 /// Check what was typed: exactly six ASCII digits, nothing else. Nothing is "fixed up"

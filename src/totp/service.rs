@@ -24,7 +24,6 @@ use crate::store::Stores;
 pub const ENROLMENT_TTL: Duration = Duration::from_secs(600);
 /// The replay marker outlives the ±1-step window.
 const STEP_TTL: Duration = Duration::from_secs(180);
-const KEY_FILE: &str = "factor-seal.key";
 
 /// What the enrolling person sees once.
 #[derive(Debug)]
@@ -74,9 +73,9 @@ impl TotpService {
         }
     }
 
-    /// The sealing key from `dir`, created (0600) when `create` and missing.
-    pub fn load_key(dir: &Path, create: bool) -> Result<SealKey, Error> {
-        let path = dir.join(KEY_FILE);
+    /// The factor-sealing key (`[factors] seal_key_file`), created (0600, in a 0700
+    /// directory) when `create` and missing.
+    pub fn load_key(path: &Path, create: bool) -> Result<SealKey, Error> {
         if !path.exists() {
             if !create {
                 return Err(Error::Config(format!(
@@ -84,13 +83,15 @@ impl TotpService {
                     path.display()
                 )));
             }
-            private_dir(dir)?;
+            if let Some(dir) = path.parent() {
+                private_dir(dir)?;
+            }
             let hex = SealKey::generate_hex();
-            write_private(&path, &String::from_utf8_lossy(hex.expose()))?;
+            write_private(path, &String::from_utf8_lossy(hex.expose()))?;
         }
-        check_mode(&path, 0o600)?;
-        let text = std::fs::read(&path)
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        check_mode(path, 0o600)?;
+        let text =
+            std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         SealKey::from_hex(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 

@@ -482,8 +482,9 @@ async fn policy_outcomes_reach_the_client() {
         r.body["error"]["details"]["policy_ids"],
         json!(["no-clerks-on-the-lab-server"])
     );
+    // An administrator without a second factor enrols one before the first session.
     let r = gw.login("root1", PASSWORD, "192.0.2.5").await;
-    assert_eq!(r.body["outcome"], "second_factor_required", "{}", r.body);
+    assert_eq!(r.body["outcome"], "enrolment_required", "{}", r.body);
     assert_eq!(r.body["kinds"], json!(["possession", "inherence"]));
     assert_eq!(r.body["flow_id"].as_str().unwrap().len(), 43);
     let r = gw

@@ -12,6 +12,7 @@ mod audit_tamper;
 mod authz;
 mod caddy;
 mod cli;
+mod factors;
 mod gateway;
 mod http;
 mod live_admin;
@@ -26,6 +27,7 @@ mod state;
 mod store_conformance;
 mod support;
 mod totp;
+mod webauthn;
 
 /// A staff account for tests that create accounts by hand.
 pub fn gateway_new_account(name: &str) -> sekimori::account::NewAccount {

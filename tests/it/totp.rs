@@ -33,7 +33,8 @@ fn oathtool(secret_base32: &str, at: DateTime<Utc>) -> String {
 }
 
 fn service(gw: &Gw, env: &Env) -> TotpService {
-    let key = TotpService::load_key(&env.dir.path().join("data/keys"), true).unwrap();
+    let key =
+        TotpService::load_key(&env.dir.path().join("data/keys/factor-seal.key"), true).unwrap();
     TotpService::new(gw.state.stores.clone(), gw.state.state.clone(), key)
 }
 

@@ -115,3 +115,37 @@ pub async fn post_revoke(
         .await?;
     Ok(Json(json!({ "sessions_ended": ended })))
 }
+
+pub async fn get_factors(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin_session(&state, &headers).await?;
+    let (account, list) = state.admin.factors(&name).await?;
+    let mut body = super::factors::factor_listing(&list);
+    body["username"] = json!(account.username);
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetBody {
+    reason: String,
+    /// How the person's identity was checked before the reset (e.g. "staff ID card seen").
+    identity_check: String,
+}
+
+pub async fn post_reset_factors(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<ResetBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let admin = admin_session(&state, &headers).await?;
+    let removed = state
+        .admin
+        .reset_factors(&name, &body.reason, &body.identity_check, &actor(&admin))
+        .await?;
+    Ok(Json(json!({ "removed": removed })))
+}

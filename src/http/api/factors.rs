@@ -1,27 +1,122 @@
-//! The signed-in user's own second factors: `GET /api/v1/factors`, and TOTP enrolment with
-//! `POST /api/v1/factors/totp` (a secret shown once) and `POST /api/v1/factors/totp/confirm`
-//! (the first valid code makes it count).
+//! A person's own second factors: list (`GET /api/v1/factors`), TOTP enrolment
+//! (`POST /api/v1/factors/totp`, a secret and QR code shown once, then `…/totp/confirm` with
+//! the first valid code), recovery codes (`POST /api/v1/factors/recovery-codes`, shown once),
+//! rename (`PATCH /api/v1/factors/{id}`) and removal (`DELETE /api/v1/factors/{id}`, after
+//! re-entering the password; the last factor of an account that needs two stays).
+//!
+//! Enrolment works with a session or, after `enrolment_required`, with the login flow's id:
+//! then the confirmed factor completes the sign-in and the answer is the login's answer.
+
+use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::account::AccountId;
+use crate::account::{Account, AccountId};
 use crate::app::AppState;
 use crate::audit::{AuditEvent, EventKind, Outcome};
+use crate::auth::flow::FlowRecord;
+use crate::crypto::SecretString;
 use crate::error::Error;
-use crate::http::api::login::require_session;
+use crate::http::api::login::{require_session, respond};
+use crate::http::client::Client;
 use crate::http::error::ApiError;
 use crate::http::extract::AppJson;
 use crate::session::SessionRecord;
 use crate::totp::service::{Check, TotpService};
 
-async fn signed_in(
+/// Who is enrolling: a signed-in person, or a login flow that asks for a first factor.
+pub enum Enroller {
+    Session(Arc<SessionRecord>, Account),
+    Flow(Box<FlowRecord>, Account),
+}
+
+impl Enroller {
+    pub fn account(&self) -> &Account {
+        match self {
+            Enroller::Session(_, a) | Enroller::Flow(_, a) => a,
+        }
+    }
+
+    /// The audit event of an enrolment step, with who did it and from where.
+    pub fn event(&self, state: &AppState, kind: &str, ok: bool) -> AuditEvent {
+        let a = self.account();
+        let mut e = AuditEvent::new(
+            state.config.facility.id.clone(),
+            EventKind::FactorEnrolled,
+            if ok {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+        )
+        .actor(format!("account:{}", a.username))
+        .subject(a.username.as_str())
+        .detail("kind", kind);
+        match self {
+            Enroller::Session(s, _) => {
+                e = e.detail("sid", s.sid.as_str());
+                e.ip = Some(s.ip.clone());
+            }
+            Enroller::Flow(r, _) => {
+                e = e.detail("during_login", true);
+                e.ip = Some(r.ip.clone());
+            }
+        }
+        e
+    }
+
+    /// The flow goes on under a new id after a step that did not finish it.
+    pub async fn reopen(&self, state: &AppState) -> Result<Option<SecretString>, ApiError> {
+        match self {
+            Enroller::Session(..) => Ok(None),
+            Enroller::Flow(r, _) => Ok(Some(state.login.reopen(r).await.map_err(login_err)?)),
+        }
+    }
+
+    /// A factor was enrolled: a session's answer, or the flow's sign-in.
+    pub async fn finish(
+        self,
+        state: &AppState,
+        client: &Client,
+        body: serde_json::Value,
+        methods: Vec<String>,
+    ) -> Result<Response, ApiError> {
+        match self {
+            Enroller::Session(..) => Ok(Json(body).into_response()),
+            Enroller::Flow(record, account) => {
+                let outcome = state
+                    .login
+                    .enrolled(*record, &account, methods, &client.origin)
+                    .await
+                    .map_err(login_err)?;
+                let secure = !state.config.server.danger_insecure_cookies;
+                Ok(respond(state, outcome, None, secure))
+            }
+        }
+    }
+}
+
+fn login_err(e: Error) -> ApiError {
+    match e {
+        Error::FlowInvalid => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "flow_invalid",
+            "The login flow is unknown, expired or already used; start again.",
+        ),
+        other => ApiError::from(other),
+    }
+}
+
+/// The signed-in account.
+pub async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(std::sync::Arc<SessionRecord>, crate::account::Account), ApiError> {
+) -> Result<(Arc<SessionRecord>, Account), ApiError> {
     let s = require_session(state, headers).await?;
     let id = uuid::Uuid::parse_str(&s.account_id)
         .map_err(|e| ApiError::from(Error::Invalid(e.to_string())))?;
@@ -34,11 +129,29 @@ async fn signed_in(
     Ok((s, account))
 }
 
+/// The enroller of a request: the flow when a `flow_id` is sent, the session otherwise.
+pub async fn enroller(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow_id: Option<&str>,
+) -> Result<Enroller, ApiError> {
+    match flow_id {
+        Some(id) => {
+            let (record, account) = state.login.take_enrolment(id).await.map_err(login_err)?;
+            Ok(Enroller::Flow(Box::new(record), account))
+        }
+        None => {
+            let (s, a) = signed_in(state, headers).await?;
+            Ok(Enroller::Session(s, a))
+        }
+    }
+}
+
 fn totp(state: &AppState) -> Result<&TotpService, ApiError> {
     state.totp.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "totp_unavailable",
+            "factor_unavailable",
             "TOTP is not available on this gateway.",
         )
     })
@@ -55,36 +168,55 @@ pub async fn get_factors(
         .list_factors(account.id)
         .await
         .map_err(ApiError::from)?;
+    Ok(Json(factor_listing(&list)))
+}
+
+/// Factors as JSON: recovery codes as a count, never one by one.
+pub fn factor_listing(list: &[crate::store::FactorRecord]) -> serde_json::Value {
     let factors: Vec<_> = list
         .iter()
+        .filter(|f| f.kind != "recovery")
         .map(|f| {
             json!({
                 "id": f.id,
                 "kind": f.kind,
                 "label": f.label,
+                "aaguid": f.aaguid,
                 "created_at": f.created_at.to_rfc3339(),
                 "last_used_at": f.last_used_at.map(|t| t.to_rfc3339()),
             })
         })
         .collect();
-    Ok(Json(json!({ "factors": factors })))
+    let recovery = list.iter().filter(|f| f.kind == "recovery").count();
+    json!({ "factors": factors, "recovery_codes_remaining": recovery })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartBody {
+    flow_id: Option<String>,
 }
 
 pub async fn post_totp(
     State(state): State<AppState>,
     headers: HeaderMap,
+    body: Option<AppJson<StartBody>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (_, account) = signed_in(&state, &headers).await?;
+    let body = body.map(|AppJson(b)| b).unwrap_or_default();
+    let who = enroller(&state, &headers, body.flow_id.as_deref()).await?;
     let e = totp(&state)?
-        .begin(&account, state.clock.now())
+        .begin(who.account(), state.clock.now())
         .await
         .map_err(ApiError::from)?;
+    let flow_id = who.reopen(&state).await?;
     // Shown once: the secret is sealed at rest and never returned again.
     Ok(Json(json!({
         "enrolment_id": e.id.expose(),
         "secret": e.secret_base32.expose(),
         "otpauth_uri": e.otpauth_uri.expose(),
+        "qr_svg": crate::totp::qr_svg(e.otpauth_uri.expose()),
         "expires_at": e.expires_at.to_rfc3339(),
+        "flow_id": flow_id.as_ref().map(SecretString::expose),
     })))
 }
 
@@ -95,46 +227,55 @@ pub struct ConfirmBody {
     code: String,
     #[serde(default)]
     label: String,
+    flow_id: Option<String>,
 }
 
 pub async fn post_totp_confirm(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     AppJson(body): AppJson<ConfirmBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let (session, account) = signed_in(&state, &headers).await?;
+) -> Result<Response, ApiError> {
     crate::account::validate_text_field("label", &body.label, 64)
         .map_err(|m| ApiError::from(Error::Invalid(m)))?;
+    crate::totp::parse_code(&body.code).map_err(|e| ApiError::from(Error::Code(e)))?;
+    let who = enroller(&state, &headers, body.flow_id.as_deref()).await?;
     let now = state.clock.now();
     let result = totp(&state)?
-        .confirm(&account, &body.enrolment_id, &body.code, &body.label, now)
-        .await
-        .map_err(|e| match e {
-            Error::FlowInvalid => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "enrolment_invalid",
-                "The enrolment is unknown, expired or already confirmed; start again.",
-            ),
-            other => ApiError::from(other),
-        })?;
-    let mut event = AuditEvent::new(
-        state.config.facility.id.clone(),
-        EventKind::FactorEnrolled,
-        if result.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        },
-    )
-    .actor(format!("account:{}", account.username))
-    .subject(account.username.as_str())
-    .detail("kind", "totp")
-    .detail("sid", session.sid.as_str());
-    event.ip = Some(session.ip.clone());
+        .confirm(
+            who.account(),
+            &body.enrolment_id,
+            &body.code,
+            &body.label,
+            now,
+        )
+        .await;
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let flow_id = who.reopen(&state).await?;
+            let err = match e {
+                Error::FlowInvalid => ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "enrolment_invalid",
+                    "The enrolment is unknown, expired or already confirmed; start again.",
+                ),
+                other => ApiError::from(other),
+            };
+            return Err(with_flow(err, flow_id));
+        }
+    };
     match result {
         Ok(id) => {
-            state.auditor.record(event.detail("factor_id", id)).await?;
-            Ok(Json(json!({ "factor_id": id, "kind": "totp" })))
+            let event = who.event(&state, "totp", true).detail("factor_id", id);
+            state.auditor.record(event).await?;
+            who.finish(
+                &state,
+                &client,
+                json!({ "factor_id": id, "kind": "totp" }),
+                vec!["otp".into()],
+            )
+            .await
         }
         Err(check) => {
             let code = if check == Check::Replayed {
@@ -142,12 +283,185 @@ pub async fn post_totp_confirm(
             } else {
                 "invalid_code"
             };
-            state.auditor.record(event.detail("reason", code)).await?;
-            Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                code,
-                "The code is not correct; try the current one.",
+            let event = who.event(&state, "totp", false).detail("reason", code);
+            state.auditor.record(event).await?;
+            let flow_id = who.reopen(&state).await?;
+            Err(with_flow(
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    code,
+                    "The code is not correct; try the current one.",
+                ),
+                flow_id,
             ))
         }
     }
+}
+
+/// An error that tells the flow id to go on with.
+pub fn with_flow(err: ApiError, flow_id: Option<SecretString>) -> ApiError {
+    match flow_id {
+        Some(id) => err.with_details(json!({ "flow_id": id.expose() })),
+        None => err,
+    }
+}
+
+/// New recovery codes (the old ones stop working), shown once.
+pub async fn post_recovery_codes(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (session, account) = signed_in(&state, &headers).await?;
+    let has_factor = crate::auth::factor_facts(&state.stores, &state.config, &account)
+        .await?
+        .has_second_factor;
+    if !has_factor {
+        return Err(ApiError::from(Error::Refused {
+            code: "no_second_factor",
+            message: "Enrol a second factor first; recovery codes stand in for a lost one.",
+        }));
+    }
+    let codes = crate::recovery::generate();
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| crate::recovery::normalise(c.expose()).ok())
+        .map(|n| crate::recovery::hash(&account.id, &n))
+        .collect();
+    state
+        .stores
+        .factors
+        .replace_recovery_codes(account.id, &hashes, state.clock.now())
+        .await
+        .map_err(ApiError::from)?;
+    let mut event = AuditEvent::new(
+        state.config.facility.id.clone(),
+        EventKind::RecoveryCodesIssued,
+        Outcome::Success,
+    )
+    .actor(format!("account:{}", account.username))
+    .subject(account.username.as_str())
+    .detail("count", hashes.len())
+    .detail("sid", session.sid.as_str());
+    event.ip = Some(session.ip.clone());
+    state.auditor.record(event).await?;
+    let shown: Vec<&str> = codes.iter().map(SecretString::expose).collect();
+    Ok(Json(json!({ "recovery_codes": shown })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    label: String,
+}
+
+pub async fn patch_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    AppJson(body): AppJson<RenameBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (_, account) = signed_in(&state, &headers).await?;
+    crate::account::validate_text_field("label", &body.label, 64)
+        .map_err(|m| ApiError::from(Error::Invalid(m)))?;
+    let done = state
+        .stores
+        .factors
+        .rename_factor(account.id, id, body.label.trim())
+        .await
+        .map_err(ApiError::from)?;
+    if !done {
+        return Err(not_found());
+    }
+    Ok(Json(json!({ "id": id, "label": body.label.trim() })))
+}
+
+fn not_found() -> ApiError {
+    ApiError::from(Error::Refused {
+        code: "factor_not_found",
+        message: "You have no factor with this id.",
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveBody {
+    /// Re-authentication: the account's current password.
+    password: SecretString,
+}
+
+pub async fn delete_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    AppJson(body): AppJson<RemoveBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (session, account) = signed_in(&state, &headers).await?;
+    let now = state.clock.now();
+    let event = |outcome, kind: &str| {
+        let mut e = AuditEvent::new(
+            state.config.facility.id.clone(),
+            EventKind::FactorRemoved,
+            outcome,
+        )
+        .actor(format!("account:{}", account.username))
+        .subject(account.username.as_str())
+        .detail("factor_id", id)
+        .detail("kind", kind.to_owned())
+        .detail("sid", session.sid.as_str());
+        e.ip = Some(session.ip.clone());
+        e
+    };
+    if !state
+        .passwords
+        .verify(&account, &body.password)
+        .await
+        .map_err(ApiError::from)?
+    {
+        state
+            .auditor
+            .record(event(Outcome::Failure, "").detail("reason", "reauthentication_failed"))
+            .await?;
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "reauthentication_failed",
+            "The password is not correct.",
+        ));
+    }
+    let list = state
+        .stores
+        .factors
+        .list_factors(account.id)
+        .await
+        .map_err(ApiError::from)?;
+    let Some(target) = list.iter().find(|f| f.id == id && f.kind != "recovery") else {
+        return Err(not_found());
+    };
+    let others = list
+        .iter()
+        .filter(|f| f.id != id && (f.kind == "totp" || f.kind == "webauthn"))
+        .count();
+    if others == 0 && crate::auth::needs_second_factor(&account, now) {
+        state
+            .auditor
+            .record(event(Outcome::Denied, &target.kind).detail("reason", "last_factor"))
+            .await?;
+        return Err(ApiError::from(Error::Refused {
+            code: "last_factor",
+            message: "This is your only second factor and your account needs one: enrol another factor first, then remove this one.",
+        }));
+    }
+    if !state
+        .stores
+        .factors
+        .delete_factor(account.id, id)
+        .await
+        .map_err(ApiError::from)?
+    {
+        return Err(not_found());
+    }
+    state
+        .auditor
+        .record(event(Outcome::Success, &target.kind))
+        .await?;
+    Ok(Json(json!({ "removed": id })))
 }

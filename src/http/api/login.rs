@@ -7,9 +7,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use webauthn_rs::prelude::PublicKeyCredential;
 
 use crate::app::AppState;
-use crate::auth::LoginOutcome;
+use crate::auth::{Answer, LoginOutcome};
 use crate::crypto::SecretString;
 use crate::error::Error;
 use crate::http::authz::safe_return_url;
@@ -32,6 +33,10 @@ pub struct LoginRequest {
     new_password: Option<SecretString>,
     /// A TOTP code for the second-factor step.
     code: Option<SecretString>,
+    /// A recovery code instead of the second factor.
+    recovery_code: Option<SecretString>,
+    /// A WebAuthn assertion (`PublicKeyCredential` JSON) for the flow's challenge.
+    webauthn: Option<serde_json::Value>,
 }
 
 /// Longest password accepted on the wire before any work: far above `max_length`, so every
@@ -74,7 +79,7 @@ pub fn state_unavailable(internal: String) -> ApiError {
 }
 
 /// Map the login service's errors; state outages are 503 (fail closed).
-fn login_error(e: Error) -> ApiError {
+pub fn login_error(e: Error) -> ApiError {
     match e {
         Error::State(s) => state_unavailable(s.to_string()),
         Error::FlowInvalid => ApiError::new(
@@ -110,29 +115,43 @@ pub async fn post_login(
                 "send either username and password, or flow_id with the next step",
             ));
         }
-        match (&req.new_password, &req.code) {
-            (Some(new_password), None) => {
-                check_password_field("new_password", new_password)?;
-                state
-                    .login
-                    .change_password(flow_id, new_password, &client.origin)
-                    .await
-                    .map_err(login_error)?
+        let answer = match (req.new_password, req.code, req.recovery_code, req.webauthn) {
+            (Some(new_password), None, None, None) => {
+                check_password_field("new_password", &new_password)?;
+                Err(new_password)
             }
-            (None, Some(code)) => {
-                let o = state
-                    .login
-                    .second_factor(flow_id, code.expose(), &client.origin)
-                    .await
-                    .map_err(login_error)?;
-                (o, None)
+            (None, Some(code), None, None) => Ok(Answer::Code(code)),
+            (None, None, Some(code), None) => Ok(Answer::RecoveryCode(code)),
+            (None, None, None, Some(cred)) => {
+                match super::webauthn::parse_credential::<PublicKeyCredential>(cred) {
+                    Ok(c) => Ok(Answer::WebAuthn(Box::new(c))),
+                    Err(detail) => {
+                        super::webauthn::audit_malformed(&state, &client).await?;
+                        return Err(super::webauthn::malformed(&detail));
+                    }
+                }
             }
             _ => {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_field",
-                    "with flow_id, send the step's answer: new_password or code",
+                    "with flow_id, send exactly one answer: new_password, code, recovery_code or webauthn",
                 ));
+            }
+        };
+        match answer {
+            Err(new_password) => state
+                .login
+                .change_password(flow_id, &new_password, &client.origin)
+                .await
+                .map_err(login_error)?,
+            Ok(answer) => {
+                let o = state
+                    .login
+                    .second_factor(flow_id, answer, &client.origin)
+                    .await
+                    .map_err(login_error)?;
+                (o, None)
             }
         }
     } else {
@@ -166,7 +185,7 @@ pub async fn post_login(
     Ok(respond(&state, outcome, return_to, secure))
 }
 
-fn respond(
+pub fn respond(
     state: &AppState,
     outcome: LoginOutcome,
     return_to: Option<String>,
@@ -177,6 +196,7 @@ fn respond(
             cookie,
             session,
             policy_ids,
+            notices,
         } => {
             let set_cookie = state.sessions.cookie_header(&cookie, secure);
             let body = json!({
@@ -190,6 +210,7 @@ fn respond(
                 "amr": session.amr,
                 "acr": session.acr(),
                 "policy_ids": policy_ids,
+                "notices": notices,
                 "return_to": return_to,
             });
             let mut res = (StatusCode::OK, Json(body)).into_response();
@@ -201,12 +222,28 @@ fn respond(
         LoginOutcome::SecondFactorRequired {
             flow_id,
             kinds,
+            methods,
             expires_at,
             policy_ids,
         } => Json(json!({
             "outcome": "second_factor_required",
             "flow_id": flow_id.expose(),
             "kinds": kinds,
+            "methods": methods,
+            "expires_at": expires_at.to_rfc3339(),
+            "policy_ids": policy_ids,
+        }))
+        .into_response(),
+        LoginOutcome::EnrolmentRequired {
+            flow_id,
+            kinds,
+            expires_at,
+            policy_ids,
+        } => Json(json!({
+            "outcome": "enrolment_required",
+            "flow_id": flow_id.expose(),
+            "kinds": kinds,
+            "methods": ["totp", "webauthn"],
             "expires_at": expires_at.to_rfc3339(),
             "policy_ids": policy_ids,
         }))
@@ -232,23 +269,16 @@ fn respond(
         LoginOutcome::InvalidCredentials => invalid_credentials().into_response(),
         LoginOutcome::CodeRefused {
             reason,
+            message,
             flow_id,
             expires_at,
-        } => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            reason,
-            if reason == "code_already_used" {
-                "This code was already used; wait for the next one."
-            } else {
-                "The code is not correct."
-            },
-        )
-        .with_details(json!({
-            "flow_id": flow_id.as_ref().map(SecretString::expose),
-            "expires_at": expires_at.to_rfc3339(),
-            "second_factor_locked": flow_id.is_none(),
-        }))
-        .into_response(),
+        } => ApiError::new(StatusCode::UNAUTHORIZED, reason, message)
+            .with_details(json!({
+                "flow_id": flow_id.as_ref().map(SecretString::expose),
+                "expires_at": expires_at.to_rfc3339(),
+                "second_factor_locked": flow_id.is_none(),
+            }))
+            .into_response(),
         LoginOutcome::Blocked { until } => {
             let now = state.clock.now();
             let secs = until.map_or(86_400, |t| (t - now).num_seconds().max(1));

@@ -4,3 +4,4 @@ pub mod admin;
 pub mod factors;
 pub mod login;
 pub mod password;
+pub mod webauthn;

@@ -15,7 +15,9 @@ step() { printf '\n==> %s\n' "$*"; }
 # end), oathtool (an independent TOTP client), python3-jwt and
 # python3-cryptography (PyJWT verifies the assertions independently), setpriv (read-only
 # database test as an unprivileged user), docker-compose (validates docker/compose.yaml; no
-# Docker engine needed for `config`).
+# Docker engine needed for `config`), chromium + nodejs/npm (WebAuthn in a real browser with
+# its virtual authenticator, driven by playwright-core from tests/e2e) and fonts-noto-cjk
+# (Japanese text in the browser's screenshots).
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -24,6 +26,9 @@ command -v oathtool >/dev/null 2>&1 || need+=(oathtool)
 /usr/bin/python3 -c 'import jwt, cryptography' >/dev/null 2>&1 || need+=(python3 python3-jwt python3-cryptography)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+{ command -v node && command -v npm; } >/dev/null 2>&1 || need+=(nodejs npm)
+fc-list 2>/dev/null | grep -q "Noto Sans CJK" || need+=(fonts-noto-cjk)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${need[*]}"
@@ -34,6 +39,9 @@ if ((${#need[@]})); then
     exit 1
   fi
 fi
+
+step "browser test dependencies (playwright-core, pinned in tests/e2e/package-lock.json)"
+npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -94,6 +94,8 @@ pub enum LoginOutcome {
     CodeRefused {
         reason: &'static str,
         message: &'static str,
+        /// The answers are used up: the second factor is locked.
+        locked: bool,
         flow_id: Option<SecretString>,
         expires_at: DateTime<Utc>,
     },

@@ -312,6 +312,7 @@ impl LoginService {
             return Ok(LoginOutcome::CodeRefused {
                 reason: refused.reason,
                 message: refused.message,
+                locked: true,
                 flow_id: None,
                 expires_at: record.expires_at,
             });
@@ -335,6 +336,7 @@ impl LoginService {
         Ok(LoginOutcome::CodeRefused {
             reason: refused.reason,
             message: refused.message,
+            locked: false,
             flow_id,
             expires_at: record.expires_at,
         })
@@ -442,6 +444,7 @@ impl LoginService {
         Ok(LoginOutcome::CodeRefused {
             reason,
             message: "This passkey is not registered here.",
+            locked: false,
             flow_id: None,
             expires_at: record.expires_at,
         })

@@ -93,6 +93,26 @@ pub fn run(cmd: ConfigCommand, config: &Option<PathBuf>, lang: Lang) -> Result<(
                     nets(&c.network.clinic_networks)
                 );
                 println!("  signing keys: {}", c.keys.dir.display());
+                println!(
+                    "  factor key: {}  enrolment grace: {} sign-ins",
+                    c.factors.seal_key_file.display(),
+                    c.factors.enrolment_grace_logins
+                );
+                let w = &c.webauthn;
+                println!(
+                    "  webauthn: rp_id {}  origins {}  passwordless {}  attestation {}",
+                    w.rp_id,
+                    w.origins
+                        .iter()
+                        .map(|o| o.as_str().trim_end_matches('/'))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if w.passwordless { "on" } else { "off" },
+                    w.attestation.as_ref().map_or_else(
+                        || "any model".to_owned(),
+                        |a| format!("{} allowed model(s)", a.allowed_aaguids.len())
+                    )
+                );
             }
             Ok(())
         }

@@ -237,6 +237,14 @@ impl WebauthnService {
                 (to_json(&ccr)?, to_json::<PasskeyRegistration>(&s)?)
             }
         };
+        if kind == CredentialKind::SecurityKey
+            && let Some(ext) = options["publicKey"]["extensions"].as_object_mut()
+        {
+            // Chrome refuses a credProtect policy on a non-discoverable credential
+            // ("protection policy is inconsistent"); the key's own UV setting applies.
+            ext.remove("credentialProtectionPolicy");
+            ext.remove("enforceCredentialProtectionPolicy");
+        }
         if kind == CredentialKind::Passkey {
             // Discoverable, so that it can sign in without a username or password.
             let sel = &mut options["publicKey"]["authenticatorSelection"];

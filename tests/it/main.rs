@@ -10,6 +10,7 @@
 
 mod audit_tamper;
 mod authz;
+mod browser;
 mod caddy;
 mod cli;
 mod factors;

@@ -169,7 +169,11 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn start(env: &Env, vars: &[(&str, &str)]) -> Self {
-        let port = free_port();
+        Self::start_on(env, free_port(), vars)
+    }
+
+    /// On a port chosen beforehand (when the configuration must name it).
+    pub fn start_on(env: &Env, port: u16, vars: &[(&str, &str)]) -> Self {
         let child = start(env, port, vars);
         wait_ready(port);
         Self { child, port }

@@ -270,13 +270,14 @@ pub fn respond(
         LoginOutcome::CodeRefused {
             reason,
             message,
+            locked,
             flow_id,
             expires_at,
         } => ApiError::new(StatusCode::UNAUTHORIZED, reason, message)
             .with_details(json!({
                 "flow_id": flow_id.as_ref().map(SecretString::expose),
                 "expires_at": expires_at.to_rfc3339(),
-                "second_factor_locked": flow_id.is_none(),
+                "second_factor_locked": locked,
             }))
             .into_response(),
         LoginOutcome::Blocked { until } => {

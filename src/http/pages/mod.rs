@@ -64,6 +64,7 @@ fn page(lang: Lang) -> String {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} — Sekimori</title>
+<link rel="icon" href="data:,">
 <script src="/static/webauthn.js" defer></script>
 </head>
 <body>

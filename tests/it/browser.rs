@@ -1,0 +1,99 @@
+//! The real browser: Debian `chromium` driven by `playwright-core` (tests/e2e) with Chrome's
+//! virtual authenticators, against a real gateway process. An administrator enrols a roaming
+//! security key before the first session and signs in with it; a nurse registers a passkey on
+//! a platform authenticator and signs in with it alone. The gateway's audit log must show it.
+
+use std::process::Command;
+
+use crate::process::Gateway;
+use crate::support::{Env, text};
+
+fn node_modules_ready() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "run `npm ci --prefix tests/e2e` first (tests/run.sh does)"
+    );
+    dir
+}
+
+#[test]
+fn webauthn_in_chromium() {
+    let e2e = node_modules_ready();
+    let env = Env::new();
+    let port = crate::process::free_port();
+    let url = format!("http://localhost:{port}");
+    let gw = Gateway::start_on(
+        &env,
+        port,
+        &[("SEKIMORI__SERVER__PUBLIC_URL", url.as_str())],
+    );
+    let first = crate::gateway::FIRST;
+    let add = env.run(
+        &[
+            "user",
+            "add",
+            "browser-admin",
+            "--display-name",
+            "情報 太郎",
+            "--type",
+            "admin",
+            "--role",
+            "it_admin",
+            "--password-stdin",
+        ],
+        Some(format!("{first}\n").as_bytes()),
+    );
+    assert!(add.status.success(), "{}", text(&add));
+    gw.enrol(&env, "browser-nurse", &[], "portal");
+
+    let out = Command::new("node")
+        .arg(e2e.join("webauthn.mjs"))
+        .current_dir(&e2e)
+        .env("GATEWAY", &url)
+        .env("ADMIN", "browser-admin")
+        .env("NURSE", "browser-nurse")
+        .env("PASSWORD", crate::gateway::PASSWORD)
+        .env("FIRST", first)
+        .output()
+        .expect("node must be installed (tests/run.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no summary from the browser run:\n{}", text(&out)));
+    assert_eq!(
+        summary["ok"],
+        true,
+        "{summary:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    let steps: Vec<&str> = summary["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "admin_enrolled",
+            "admin_signed_in_with_key",
+            "nurse_registered_passkey",
+            "nurse_passwordless"
+        ]
+    );
+
+    // The gateway recorded the enrolments and the sign-ins.
+    let export = env.run(&["audit", "export", "--format", "jsonl"], None);
+    let log = String::from_utf8_lossy(&export.stdout);
+    let enrolled = log
+        .lines()
+        .filter(|l| l.contains("\"factor_enrolled\"") && l.contains("\"success\""))
+        .count();
+    assert_eq!(enrolled, 2, "{log}");
+    assert!(log.contains("\"passwordless\":true"), "{log}");
+    drop(gw);
+}

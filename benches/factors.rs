@@ -18,17 +18,12 @@
     clippy::disallowed_methods
 )]
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use sekimori::account::{AccountType, FacilityId, NewAccount, Role};
 use sekimori::admin::InitialPassword;
 use sekimori::app::AppState;
-use sekimori::clock::SystemClock;
-use sekimori::config::Config;
-use sekimori::store::sqlite::OpenMode;
 use sekimori::totp::TotpSecret;
 use sekimori::totp::service::Check;
 use sekimori::webauthn::CredentialKind;
@@ -36,66 +31,14 @@ use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
+mod common;
+use common::{account, gateway, redis};
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-async fn gateway(dir: &std::path::Path, extra: &str) -> AppState {
-    let toml = format!(
-        "[store]\nsqlite_path = \"{}/data/sekimori.db\"\n[log]\nlevel = \"error\"\n{extra}",
-        dir.display()
-    );
-    let config = Config::from_toml_str(&toml).unwrap();
-    AppState::build(config, Arc::new(SystemClock), OpenMode::CreateAndMigrate)
-        .await
-        .unwrap()
-}
-
-fn account(name: &str) -> NewAccount {
-    NewAccount {
-        facility_id: FacilityId("default".into()),
-        login_name: name.into(),
-        display_name: "ベンチ".into(),
-        kana_name: None,
-        email: None,
-        account_type: AccountType::Staff,
-        roles: vec![Role::parse("nurse").unwrap()],
-        groups: vec![],
-        person_id: None,
-        second_factor_required: false,
-    }
-}
-
-fn redis() -> Option<(Child, u16)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .ok()?;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((child, port));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 /// Enrol `n` accounts; their ids and secrets.
@@ -215,10 +158,11 @@ async fn main() {
         accounts * steps
     );
     match redis() {
-        Some((mut child, port)) => {
+        Some(server) => {
             let dir = tempfile::tempdir().unwrap();
             let extra = format!(
-                "[state]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:{port}/\"\n"
+                "[state]\nbackend = \"redis\"\nredis_url = \"{}\"\n",
+                server.url()
             );
             let remote = gateway(dir.path(), &extra).await;
             let rate = totp_rate(&remote, accounts, steps).await;
@@ -226,7 +170,6 @@ async fn main() {
                 "TOTP verifications, replay guard on Redis: {rate:.0}/s = {:.2} of in-process",
                 rate / base
             );
-            let _ = child.kill();
         }
         None => println!("TOTP on Redis: skipped, redis-server is not installed"),
     }

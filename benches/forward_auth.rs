@@ -17,21 +17,22 @@
 )]
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
-use sekimori::account::{AccountType, FacilityId, NewAccount, Role};
 use sekimori::admin::InitialPassword;
 use sekimori::app::AppState;
 use sekimori::auth::{LoginOutcome, Origin};
-use sekimori::clock::SystemClock;
-use sekimori::config::Config;
 use sekimori::crypto::SecretString;
 use sekimori::lockout::Zone;
-use sekimori::store::sqlite::OpenMode;
+
+mod common;
+use common::{account, gateway, redis};
 
 const PASSWORD: &str = "ocean-walnut-7-lantern";
+/// No address limit (wrk is one address) and a protected web system.
+const GATEWAY_EXTRA: &str =
+    "[lockout]\nip_limit = 100000\n[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n";
 
 struct Wrk {
     rps: f64,
@@ -97,34 +98,6 @@ async fn serve(router: axum::Router) -> SocketAddr {
         .unwrap();
     });
     addr
-}
-
-async fn gateway(dir: &std::path::Path, extra: &str) -> AppState {
-    let toml = format!(
-        "[store]\nsqlite_path = \"{}/data/sekimori.db\"\n[log]\nlevel = \"error\"\n[lockout]\nip_limit = 100000\n[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n{extra}",
-        dir.display()
-    );
-    let config = Config::from_toml_str(&toml).unwrap();
-    AppState::build(config, Arc::new(SystemClock), OpenMode::CreateAndMigrate)
-        .await
-        .unwrap()
-        .with_signing_keys()
-        .unwrap()
-}
-
-fn account(name: &str) -> NewAccount {
-    NewAccount {
-        facility_id: FacilityId("default".into()),
-        login_name: name.into(),
-        display_name: "ベンチ".into(),
-        kana_name: None,
-        email: None,
-        account_type: AccountType::Staff,
-        roles: vec![Role::parse("nurse").unwrap()],
-        groups: vec![],
-        person_id: None,
-        second_factor_required: false,
-    }
 }
 
 const FIRST: &str = "maple-harbor-3-cinder";
@@ -213,42 +186,13 @@ async fn forward_auth_ratio(
     (b, g, headers, addr)
 }
 
-fn redis() -> Option<(Child, u16)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .ok()?;
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some((child, port));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
 #[tokio::main]
 async fn main() {
     let bare = serve(axum::Router::new().route("/", axum::routing::get(|| async { "" }))).await;
 
     // 1. In-process state.
     let dir = tempfile::tempdir().unwrap();
-    let state = gateway(dir.path(), "").await;
+    let state = gateway(dir.path(), GATEWAY_EXTRA).await;
     let (_, idle, headers, addr) = forward_auth_ratio("in-process state", &state, bare).await;
 
     // 2. p99 while 50 logins run at once (argon2id busy on the hashing pool). One account
@@ -327,15 +271,14 @@ async fn main() {
 
     // 4. Redis state.
     match redis() {
-        Some((mut child, port)) => {
+        Some(server) => {
             let dir = tempfile::tempdir().unwrap();
             let extra = format!(
-                "[state]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:{port}/\"\n"
+                "{GATEWAY_EXTRA}[state]\nbackend = \"redis\"\nredis_url = \"{}\"\n",
+                server.url()
             );
             let state = gateway(dir.path(), &extra).await;
             forward_auth_ratio("Redis state", &state, bare).await;
-            let _ = child.kill();
-            let _ = child.wait();
         }
         None => println!("forward-auth (Redis state): skipped, redis-server is not installed"),
     }

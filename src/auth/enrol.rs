@@ -47,12 +47,7 @@ impl LoginService {
         origin: &Origin,
     ) -> Result<LoginOutcome, Error> {
         let now = self.clock.now();
-        let mut amr = record.amr.clone();
-        for m in methods {
-            if !amr.contains(&m) {
-                amr.push(m);
-            }
-        }
+        let amr = super::with_methods(record.amr.clone(), methods);
         self.auditor
             .record(
                 self.event(

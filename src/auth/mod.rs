@@ -21,7 +21,7 @@ mod enrol;
 pub mod flow;
 mod second_factor;
 
-pub use second_factor::Answer;
+pub use second_factor::{Answer, Challenge};
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -164,6 +164,16 @@ pub async fn factor_facts(
         nudges,
         enrolment_overdue: nudged && nudges >= config.factors.enrolment_grace_logins,
     })
+}
+
+/// `amr` with `methods` added, each once, in order.
+pub fn with_methods(mut amr: Vec<String>, methods: Vec<String>) -> Vec<String> {
+    for m in methods {
+        if !amr.contains(&m) {
+            amr.push(m);
+        }
+    }
+    amr
 }
 
 /// Does this account need a second factor on its own, whatever the system? Administrators,

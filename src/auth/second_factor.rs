@@ -253,12 +253,7 @@ impl LoginService {
         let refused = match checked {
             Ok((methods, factor)) => {
                 self.state.lockout_reset(&lock_key).await?;
-                let mut amr = record.amr.clone();
-                for m in methods {
-                    if !amr.contains(&m) {
-                        amr.push(m);
-                    }
-                }
+                let amr = super::with_methods(record.amr.clone(), methods);
                 self.auditor
                     .record(
                         self.event(EventKind::LoginAttempt, Outcome::Info, subject, origin)

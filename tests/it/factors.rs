@@ -2,7 +2,6 @@
 //! session, reminders and the grace count, recovery codes, removing one's own factors after
 //! re-authentication (never the last one an account needs), and the helpdesk reset.
 
-use std::process::Command;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -11,23 +10,34 @@ use sekimori::account::AccountType;
 use sekimori::clock::Clock as _;
 use serde_json::json;
 
-use crate::gateway::{Gw, PASSWORD};
+use crate::gateway::{Gw, PASSWORD, Reply};
 use crate::support::{Env, text};
+use crate::totp::oathtool;
 
 const CLIENT: &str = "192.0.2.90";
 
-fn oathtool(secret: &str, at: DateTime<Utc>) -> String {
-    let out = Command::new("oathtool")
-        .args([
-            "--totp",
-            "-b",
-            secret,
-            "-N",
-            &format!("@{}", at.timestamp()),
-        ])
-        .output()
-        .expect("oathtool must be installed");
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+/// Enrol a TOTP factor (with a session cookie, or inside a login flow) and confirm it with
+/// the code oathtool gives at `at`: the confirmation's reply.
+async fn enrol_totp(
+    gw: &Gw,
+    cookie: &str,
+    flow: Option<&str>,
+    label: &str,
+    at: DateTime<Utc>,
+) -> Reply {
+    let start = flow.map(|f| json!({ "flow_id": f }));
+    let e = gw.call("POST", "/api/v1/factors/totp", cookie, start).await;
+    assert_eq!(e.status, StatusCode::OK, "{}", e.body);
+    let mut body = json!({
+        "enrolment_id": e.body["enrolment_id"],
+        "code": oathtool(e.body["secret"].as_str().unwrap(), at),
+        "label": label,
+    });
+    if flow.is_some() {
+        body["flow_id"] = e.body["flow_id"].clone();
+    }
+    gw.call("POST", "/api/v1/factors/totp/confirm", cookie, Some(body))
+        .await
 }
 
 fn clock_at(y: i32, m: u32, d: u32) -> Arc<sekimori::clock::ManualClock> {
@@ -149,16 +159,7 @@ async fn recovery_codes_stand_in_once_each_and_warn_when_few_remain() {
         .call("POST", "/api/v1/factors/recovery-codes", &cookie, None)
         .await;
     assert_eq!(r.code(), "no_second_factor", "{}", r.body);
-    let e = gw.call("POST", "/api/v1/factors/totp", &cookie, None).await;
-    let t = clock.now();
-    let c = gw
-        .call(
-            "POST",
-            "/api/v1/factors/totp/confirm",
-            &cookie,
-            Some(json!({ "enrolment_id": e.body["enrolment_id"], "code": oathtool(e.body["secret"].as_str().unwrap(), t) })),
-        )
-        .await;
+    let c = enrol_totp(&gw, &cookie, None, "phone", clock.now()).await;
     assert_eq!(c.status, StatusCode::OK, "{}", c.body);
     let r = gw
         .call("POST", "/api/v1/factors/recovery-codes", &cookie, None)
@@ -185,6 +186,15 @@ async fn recovery_codes_stand_in_once_each_and_warn_when_few_remain() {
         assert_eq!(r.body["methods"], json!(["totp", "recovery_code"]));
         r.body["flow_id"].as_str().unwrap().to_owned()
     };
+    let recover = |code: &str| {
+        let body = json!({ "recovery_code": code });
+        let (gw, login) = (&gw, &login);
+        async move {
+            let mut body = body;
+            body["flow_id"] = json!(login().await);
+            gw.login_json(body, CLIENT).await
+        }
+    };
     // Typed from paper in full-width capitals: still the code.
     let full_width: String = codes[0]
         .to_uppercase()
@@ -195,42 +205,17 @@ async fn recovery_codes_stand_in_once_each_and_warn_when_few_remain() {
             c => char::from_u32(c as u32 - 'A' as u32 + 0xFF21).unwrap(),
         })
         .collect();
-    let r = gw
-        .login_json(
-            json!({ "flow_id": login().await, "recovery_code": full_width }),
-            CLIENT,
-        )
-        .await;
+    let r = recover(&full_width).await;
     assert_eq!(r.body["outcome"], "authenticated", "{}", r.body);
-    let r = gw
-        .login_json(
-            json!({ "flow_id": login().await, "recovery_code": codes[0] }),
-            CLIENT,
-        )
-        .await;
+    let r = recover(&codes[0]).await;
     assert_eq!(r.code(), "invalid_recovery_code", "{}", r.body);
-    let r = gw
-        .login_json(
-            json!({ "flow_id": login().await, "recovery_code": "abc" }),
-            CLIENT,
-        )
-        .await;
+    let r = recover("abc").await;
     assert_eq!(r.code(), "recovery_code_malformed", "{}", r.body);
     for c in &codes[1..8] {
-        let r = gw
-            .login_json(
-                json!({ "flow_id": login().await, "recovery_code": c }),
-                CLIENT,
-            )
-            .await;
+        let r = recover(c).await;
         assert_eq!(r.body["outcome"], "authenticated", "{}", r.body);
     }
-    let r = gw
-        .login_json(
-            json!({ "flow_id": login().await, "recovery_code": codes[8] }),
-            CLIENT,
-        )
-        .await;
+    let r = recover(&codes[8]).await;
     let notices = r.body["notices"].as_array().unwrap();
     assert!(
         notices.contains(&json!({ "notice": "recovery_codes_low", "remaining": 1 })),
@@ -248,15 +233,7 @@ async fn own_factors_are_removed_after_reauthentication_but_not_the_last_needed_
     let enrol = |cookie: String, label: &'static str, at: DateTime<Utc>| {
         let gw = &gw;
         async move {
-            let e = gw.call("POST", "/api/v1/factors/totp", &cookie, None).await;
-            let r = gw
-                .call(
-                    "POST",
-                    "/api/v1/factors/totp/confirm",
-                    &cookie,
-                    Some(json!({ "enrolment_id": e.body["enrolment_id"], "code": oathtool(e.body["secret"].as_str().unwrap(), at), "label": label })),
-                )
-                .await;
+            let r = enrol_totp(gw, &cookie, None, label, at).await;
             assert_eq!(r.status, StatusCode::OK, "{}", r.body);
             r.body["factor_id"].as_i64().unwrap()
         }
@@ -338,15 +315,7 @@ async fn the_helpdesk_lists_and_resets_factors_with_a_reason_and_an_identity_che
     let gw = Gw::new(env.state_with_clock("", clock.clone()).await);
     gw.user("lost-phone", AccountType::Staff, &["nurse"]).await;
     let cookie = gw.session("lost-phone").await;
-    let e = gw.call("POST", "/api/v1/factors/totp", &cookie, None).await;
-    let r = gw
-        .call(
-            "POST",
-            "/api/v1/factors/totp/confirm",
-            &cookie,
-            Some(json!({ "enrolment_id": e.body["enrolment_id"], "code": oathtool(e.body["secret"].as_str().unwrap(), clock.now()) })),
-        )
-        .await;
+    let r = enrol_totp(&gw, &cookie, None, "phone", clock.now()).await;
     assert_eq!(r.status, StatusCode::OK);
 
     // The CLI shows it; an API reset without an identity check is refused.
@@ -358,22 +327,8 @@ async fn the_helpdesk_lists_and_resets_factors_with_a_reason_and_an_identity_che
         // An administrator signs in with a factor of their own.
         let r = gw.login("helpdesk", PASSWORD, CLIENT).await;
         let flow = r.body["flow_id"].as_str().unwrap();
-        let e = gw
-            .call(
-                "POST",
-                "/api/v1/factors/totp",
-                "",
-                Some(json!({ "flow_id": flow })),
-            )
-            .await;
-        let r = gw
-            .call(
-                "POST",
-                "/api/v1/factors/totp/confirm",
-                "",
-                Some(json!({ "enrolment_id": e.body["enrolment_id"], "code": oathtool(e.body["secret"].as_str().unwrap(), clock.now()), "flow_id": e.body["flow_id"] })),
-            )
-            .await;
+        let r = enrol_totp(&gw, "", Some(flow), "phone", clock.now()).await;
+        assert_eq!(r.body["outcome"], "authenticated", "{}", r.body);
         r.cookie()
     };
     let path = "/api/v1/admin/accounts/lost-phone/factors/reset";

@@ -13,7 +13,7 @@ use sekimori::totp::service::{Check, TotpService};
 use crate::gateway::Gw;
 use crate::support::Env;
 
-fn oathtool(secret_base32: &str, at: DateTime<Utc>) -> String {
+pub fn oathtool(secret_base32: &str, at: DateTime<Utc>) -> String {
     let out = Command::new("oathtool")
         .args([
             "--totp",

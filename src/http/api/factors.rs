@@ -78,6 +78,27 @@ impl Enroller {
         }
     }
 
+    /// A failed enrolment step: the error (a spent or unknown enrolment as `spent_code`),
+    /// with the flow id to go on with.
+    pub async fn failed(
+        &self,
+        state: &AppState,
+        e: Error,
+        spent_code: &'static str,
+        spent_message: &'static str,
+    ) -> ApiError {
+        let err = match e {
+            Error::FlowInvalid => {
+                ApiError::new(StatusCode::UNAUTHORIZED, spent_code, spent_message)
+            }
+            other => ApiError::from(other),
+        };
+        match self.reopen(state).await {
+            Ok(flow_id) => with_flow(err, flow_id),
+            Err(reopen) => reopen,
+        }
+    }
+
     /// A factor was enrolled: a session's answer, or the flow's sign-in.
     pub async fn finish(
         self,
@@ -236,8 +257,7 @@ pub async fn post_totp_confirm(
     headers: HeaderMap,
     AppJson(body): AppJson<ConfirmBody>,
 ) -> Result<Response, ApiError> {
-    crate::account::validate_text_field("label", &body.label, 64)
-        .map_err(|m| ApiError::from(Error::Invalid(m)))?;
+    check_label(&body.label)?;
     crate::totp::parse_code(&body.code).map_err(|e| ApiError::from(Error::Code(e)))?;
     let who = enroller(&state, &headers, body.flow_id.as_deref()).await?;
     let now = state.clock.now();
@@ -253,16 +273,14 @@ pub async fn post_totp_confirm(
     let result = match result {
         Ok(r) => r,
         Err(e) => {
-            let flow_id = who.reopen(&state).await?;
-            let err = match e {
-                Error::FlowInvalid => ApiError::new(
-                    StatusCode::UNAUTHORIZED,
+            return Err(who
+                .failed(
+                    &state,
+                    e,
                     "enrolment_invalid",
                     "The enrolment is unknown, expired or already confirmed; start again.",
-                ),
-                other => ApiError::from(other),
-            };
-            return Err(with_flow(err, flow_id));
+                )
+                .await);
         }
     };
     match result {
@@ -296,6 +314,12 @@ pub async fn post_totp_confirm(
             ))
         }
     }
+}
+
+/// A factor's name: at most 64 characters, no control characters.
+pub fn check_label(label: &str) -> Result<(), ApiError> {
+    crate::account::validate_text_field("label", label, 64)
+        .map_err(|m| ApiError::from(Error::Invalid(m)))
 }
 
 /// An error that tells the flow id to go on with.
@@ -361,8 +385,7 @@ pub async fn patch_factor(
     AppJson(body): AppJson<RenameBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, account) = signed_in(&state, &headers).await?;
-    crate::account::validate_text_field("label", &body.label, 64)
-        .map_err(|m| ApiError::from(Error::Invalid(m)))?;
+    check_label(&body.label)?;
     let done = state
         .stores
         .factors

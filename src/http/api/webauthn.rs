@@ -16,11 +16,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
-use super::factors::{Enroller, enroller, with_flow};
+use super::factors::{Enroller, check_label, enroller, with_flow};
 use crate::app::AppState;
 use crate::audit::{AuditEvent, EventKind, Outcome};
+use crate::auth::Challenge;
 use crate::crypto::SecretString;
-use crate::error::Error;
 use crate::http::client::Client;
 use crate::http::error::ApiError;
 use crate::http::extract::AppJson;
@@ -102,8 +102,7 @@ pub async fn post_register_confirm(
     headers: HeaderMap,
     AppJson(body): AppJson<ConfirmBody>,
 ) -> Result<Response, ApiError> {
-    crate::account::validate_text_field("label", &body.label, 64)
-        .map_err(|m| ApiError::from(Error::Invalid(m)))?;
+    check_label(&body.label)?;
     let wa = service(&state)?;
     let who = enroller(&state, &headers, body.flow_id.as_deref()).await?;
     let credential: RegisterPublicKeyCredential = match parse_credential(body.credential) {
@@ -141,16 +140,14 @@ pub async fn post_register_confirm(
             ));
         }
         Err(e) => {
-            let flow_id = who.reopen(&state).await?;
-            let err = match e {
-                Error::FlowInvalid => ApiError::new(
-                    StatusCode::UNAUTHORIZED,
+            return Err(who
+                .failed(
+                    &state,
+                    e,
                     "registration_invalid",
                     "The registration is unknown, expired or already used; start again.",
-                ),
-                other => ApiError::from(other),
-            };
-            return Err(with_flow(err, flow_id));
+                )
+                .await);
         }
     };
     let event = who
@@ -175,6 +172,14 @@ pub async fn post_register_confirm(
     }
 }
 
+fn challenge_json(c: &Challenge) -> Json<Value> {
+    Json(json!({
+        "options": c.options,
+        "flow_id": c.flow_id.expose(),
+        "expires_at": c.expires_at.to_rfc3339(),
+    }))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeBody {
@@ -190,11 +195,7 @@ pub async fn post_login_challenge(
         .webauthn_challenge(&body.flow_id)
         .await
         .map_err(super::login::login_error)?;
-    Ok(Json(json!({
-        "options": c.options,
-        "flow_id": c.flow_id.expose(),
-        "expires_at": c.expires_at.to_rfc3339(),
-    })))
+    Ok(challenge_json(&c))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -216,11 +217,7 @@ pub async fn post_passkey_challenge(
         .passkey_challenge(body.username.as_deref(), system, &client.origin)
         .await
         .map_err(super::login::login_error)?;
-    Ok(Json(json!({
-        "options": c.options,
-        "flow_id": c.flow_id.expose(),
-        "expires_at": c.expires_at.to_rfc3339(),
-    })))
+    Ok(challenge_json(&c))
 }
 
 /// Audit a malformed login answer (nothing else is known of the attempt than its address).

@@ -56,6 +56,16 @@ pub async fn begin(
     Ok(SecretString::new(id))
 }
 
+/// Read a flow without spending it (to name who a refused answer was for); None when the id
+/// is malformed, unknown or unreadable.
+pub async fn peek(state: &dyn StateStore, id: &str) -> Option<FlowRecord> {
+    if !is_token(id) {
+        return None;
+    }
+    let bytes = state.get(&StateKey::login_flow(id)).await.ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
+
 /// Take a flow: of concurrent callers exactly one gets it; afterwards it is gone.
 pub async fn take(
     state: &dyn StateStore,

@@ -169,17 +169,29 @@ impl LoginService {
         origin: &Origin,
     ) -> Result<LoginOutcome, Error> {
         let now = self.clock.now();
-        // Malformed codes are refused before the flow is spent.
-        match &answer {
-            Answer::Code(c) => {
-                crate::totp::parse_code(c.expose())?;
-            }
-            Answer::RecoveryCode(c) => {
-                crate::recovery::normalise(c.expose())?;
-            }
-            Answer::WebAuthn(_) => {}
+        // Malformed codes are refused (and audited) before the flow is spent.
+        let malformed = match &answer {
+            Answer::Code(c) => crate::totp::parse_code(c.expose()).err(),
+            Answer::RecoveryCode(c) => crate::recovery::normalise(c.expose()).err(),
+            Answer::WebAuthn(_) => None,
+        };
+        if let Some(e) = malformed {
+            let who = flow::peek(self.state.as_ref(), flow_id)
+                .await
+                .map(|r| r.username)
+                .unwrap_or_default();
+            self.audit_refused_input(&who, answer.method(), e.code(), origin)
+                .await?;
+            return Err(Error::Code(e));
         }
-        let record = flow::take(self.state.as_ref(), flow_id, now).await?;
+        let record = match flow::take(self.state.as_ref(), flow_id, now).await {
+            Err(Error::FlowInvalid) => {
+                self.audit_refused_input("", answer.method(), "flow_invalid", origin)
+                    .await?;
+                return Err(Error::FlowInvalid);
+            }
+            other => other?,
+        };
         let passwordless = record.amr.is_empty();
         let ceremony = match (&record.step, &answer) {
             (FlowStep::Assertion { ceremony, .. }, Answer::WebAuthn(_)) => Some(ceremony.clone()),
@@ -443,6 +455,26 @@ impl LoginService {
             flow_id: None,
             expires_at: record.expires_at,
         })
+    }
+
+    /// An answer refused before any flow was spent: malformed, or for an unknown, expired or
+    /// used flow id.
+    async fn audit_refused_input(
+        &self,
+        subject: &str,
+        method: &str,
+        reason: &str,
+        origin: &Origin,
+    ) -> Result<(), Error> {
+        self.auditor
+            .record(
+                self.event(EventKind::LoginAttempt, Outcome::Failure, subject, origin)
+                    .detail("step", "second_factor")
+                    .detail("method", method.to_owned())
+                    .detail("reason", reason.to_owned()),
+            )
+            .await?;
+        Ok(())
     }
 
     pub(super) fn flow_ttl(&self) -> std::time::Duration {

@@ -221,6 +221,26 @@ async fn recovery_codes_stand_in_once_each_and_warn_when_few_remain() {
         notices.contains(&json!({ "notice": "recovery_codes_low", "remaining": 1 })),
         "{notices:?}"
     );
+    // Refused input is audited too: a malformed answer (named by its flow's account) and an
+    // unknown flow id.
+    let r = gw
+        .login_json(
+            json!({ "flow_id": "x".repeat(43), "code": "123456" }),
+            CLIENT,
+        )
+        .await;
+    assert_eq!(r.code(), "flow_invalid");
+    let audit = gw.audit_kinds().await;
+    let refused: Vec<(&str, &str)> = audit
+        .iter()
+        .filter(|(k, _, d)| k == "login_attempt" && d["step"] == "second_factor")
+        .filter_map(|(_, _, d)| Some((d["reason"].as_str()?, d["method"].as_str()?)))
+        .collect();
+    assert!(
+        refused.contains(&("recovery_code_malformed", "recovery_code")),
+        "{refused:?}"
+    );
+    assert!(refused.contains(&("flow_invalid", "totp")), "{refused:?}");
 }
 
 #[tokio::test]

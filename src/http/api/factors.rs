@@ -258,8 +258,12 @@ pub async fn post_totp_confirm(
     AppJson(body): AppJson<ConfirmBody>,
 ) -> Result<Response, ApiError> {
     check_label(&body.label)?;
-    crate::totp::parse_code(&body.code).map_err(|e| ApiError::from(Error::Code(e)))?;
     let who = enroller(&state, &headers, body.flow_id.as_deref()).await?;
+    if let Err(e) = crate::totp::parse_code(&body.code) {
+        let event = who.event(&state, "totp", false).detail("reason", e.code());
+        state.auditor.record(event).await?;
+        return Err(who.failed(&state, Error::Code(e), "", "").await);
+    }
     let now = state.clock.now();
     let result = totp(&state)?
         .confirm(

@@ -612,8 +612,9 @@ impl LoginService {
                 Err(e) => tracing::warn!(error = %e, "counting an enrolment reminder failed"),
             }
         }
-        // Also 0: someone with a factor and no recovery codes has no way back when it is lost.
-        if ff.has_second_factor && ff.recovery_codes < crate::recovery::LOW_WATER {
+        // Only for a set in use (a sign-in that spends the last one says so itself): not
+        // every sign-in of someone who never made codes.
+        if ff.recovery_codes > 0 && ff.recovery_codes < crate::recovery::LOW_WATER {
             notices.push(Notice::RecoveryCodesLow {
                 remaining: ff.recovery_codes,
             });

@@ -282,9 +282,19 @@ impl LoginService {
                 } else {
                     "ok"
                 };
-                return self
+                let mut outcome = self
                     .decide(&account, &system, amr, pstate, origin, now)
-                    .await;
+                    .await?;
+                if let (Answer::RecoveryCode(_), LoginOutcome::Authenticated { notices, .. }) =
+                    (&answer, &mut outcome)
+                    && !notices
+                        .iter()
+                        .any(|n| matches!(n, super::Notice::RecoveryCodesLow { .. }))
+                {
+                    // The last code was just spent.
+                    notices.push(super::Notice::RecoveryCodesLow { remaining: 0 });
+                }
+                return Ok(outcome);
             }
             Err(r) => r,
         };

@@ -29,10 +29,10 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    // Pages send `same-origin`: with `no-referrer` a browser sends `Origin: null` on form
+    // posts, and the CSRF check needs the real origin.
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
     // Pages set their own (scripts from this origin); everything else loads nothing.
     h.entry(HeaderName::from_static("content-security-policy"))
         .or_insert(HeaderValue::from_static(
@@ -57,6 +57,14 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route("/factors/security-keys", get(pages::get_security_keys))
         .route("/static/webauthn.js", get(pages::get_script))
+        .route("/static/portal.css", get(pages::get_style))
+        .route(
+            "/login",
+            get(pages::login::get_login).post(pages::login::post_login),
+        )
+        .route("/login/step", post(pages::login::post_step))
+        .route("/login/enrol/totp", post(pages::login::post_enrol_totp))
+        .route("/logout", post(pages::login::post_logout))
         .route("/api/v1/login", post(api::login::post_login))
         .route("/api/v1/logout", post(api::login::post_logout))
         .route("/api/v1/session", get(api::login::get_session))

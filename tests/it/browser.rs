@@ -97,3 +97,112 @@ fn webauthn_in_chromium() {
     assert!(log.contains("\"passwordless\":true"), "{log}");
     drop(gw);
 }
+
+/// A deployment policy that asks every session for two factor kinds (a clinic that wants
+/// two-factor sign-in everywhere, not only at terminals and servers).
+const TWO_FACTORS_EVERYWHERE: &str = r#"
+@id("clinic-two-factor-everywhere")
+@outcome("second_factor_required")
+@satisfy("possession,inherence")
+forbid (principal, action == Sekimori::Action::"issue_session", resource)
+when { context.factor_kind_count < 2 };
+"#;
+
+#[test]
+fn portal_in_chromium() {
+    let e2e = node_modules_ready();
+    let env = Env::new();
+    let policies = env.dir.path().join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    std::fs::write(policies.join("clinic.cedar"), TWO_FACTORS_EVERYWHERE).unwrap();
+    let port = crate::process::free_port();
+    let url = format!("http://localhost:{port}");
+    let gw = Gateway::start_on(
+        &env,
+        port,
+        &[
+            ("SEKIMORI__SERVER__PUBLIC_URL", url.as_str()),
+            ("SEKIMORI__POLICY__DIR", policies.to_str().unwrap()),
+        ],
+    );
+    let first = crate::gateway::FIRST;
+    for name in ["portal-nurse", "portal-key", "portal-locked"] {
+        let add = env.run(
+            &[
+                "user",
+                "add",
+                name,
+                "--display-name",
+                "看護 花子",
+                "--role",
+                "nurse",
+                "--password-stdin",
+            ],
+            Some(format!("{first}\n").as_bytes()),
+        );
+        assert!(add.status.success(), "{}", text(&add));
+    }
+    // The key user has chosen a password already; the enrolment is left to the browser.
+    let step = gw.post(
+        "/api/v1/login",
+        &[],
+        &serde_json::json!({"username": "portal-key", "password": first}),
+    );
+    let done = gw.post(
+        "/api/v1/login",
+        &[],
+        &serde_json::json!({"flow_id": step.json()["flow_id"], "new_password": crate::gateway::PASSWORD}),
+    );
+    assert_eq!(
+        done.json()["outcome"],
+        "enrolment_required",
+        "{}",
+        done.body
+    );
+
+    let out = Command::new("node")
+        .arg(e2e.join("portal.mjs"))
+        .current_dir(&e2e)
+        .env("GATEWAY", &url)
+        .env("NURSE", "portal-nurse")
+        .env("KEYUSER", "portal-key")
+        .env("LOCKED", "portal-locked")
+        .env("PASSWORD", crate::gateway::PASSWORD)
+        .env("FIRST", first)
+        .output()
+        .expect("node must be installed (tests/run.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no summary from the browser run:\n{}", text(&out)));
+    assert_eq!(
+        summary["ok"],
+        true,
+        "{summary:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let steps: Vec<&str> = summary["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "strength_meter",
+            "nurse_enrolled_totp",
+            "nurse_signed_in_with_totp",
+            "key_enrolled",
+            "key_signed_in",
+            "locked_page",
+            "locked_page"
+        ]
+    );
+    let export = env.run(&["audit", "export", "--format", "jsonl"], None);
+    let log = String::from_utf8_lossy(&export.stdout);
+    assert!(log.contains("\"account_locked\""), "the lock is audited");
+    drop(gw);
+}

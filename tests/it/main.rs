@@ -21,6 +21,7 @@ mod login;
 mod nginx;
 mod passwords;
 mod policy;
+mod portal;
 mod process;
 mod redis_server;
 mod serve;

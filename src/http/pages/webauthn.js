@@ -106,23 +106,68 @@ async function passkeySignIn(username) {
 
 window.Sekimori = { api, register, secondFactor, passkeySignIn };
 
+const msgs = () => (document.getElementById("messages") || { dataset: {} }).dataset;
+const isJa = () => document.documentElement.lang === "ja";
+
 function show(result) {
   const out = document.getElementById("status");
   if (!out) return;
   const ok = result.status === 200;
-  const msg = ok
-    ? (result.body.outcome || result.body.credential_kind || "ok")
-    : ((result.body.error && result.body.error.message) || String(result.status));
+  const err = result.body && result.body.error;
+  let msg;
+  if (ok) msg = result.body.outcome || result.body.credential_kind || "ok";
+  else if (err && !isJa()) msg = err.message;
+  else msg = (msgs().refused || "") + (err ? ` (${err.code})` : "");
   out.textContent = msg;
-  out.dataset.outcome = ok ? (result.body.outcome || "registered") : (result.body.error && result.body.error.code) || "error";
+  out.dataset.outcome = ok ? (result.body.outcome || "registered") : (err && err.code) || "error";
 }
 
-async function run(action) {
+/** After a refused answer the flow goes on under a new id: use it everywhere on the page. */
+function adoptFlow(result) {
+  const next = result.body && result.body.error && result.body.error.details && result.body.error.details.flow_id;
+  if (!next) return;
+  document.querySelectorAll("[data-flow-id]").forEach((el) => { el.dataset.flowId = next; });
+  document.querySelectorAll('input[name="flow_id"]').forEach((el) => { el.value = next; });
+}
+
+async function run(action, rd) {
+  const out = document.getElementById("status");
+  if (out) { out.textContent = msgs().working || ""; delete out.dataset.outcome; }
+  let result;
   try {
-    show(await action());
+    result = await action();
   } catch (e) {
-    show({ status: 0, body: { error: { code: "browser_refused", message: String(e && e.name) } } });
+    result = { status: 0, body: { error: { code: "browser_refused", message: String(e && e.name) } } };
   }
+  adoptFlow(result);
+  show(result);
+  if (result.status === 200 && result.body.outcome === "authenticated" && rd !== undefined) {
+    window.location.assign(rd || "/login");
+  }
+  return result;
+}
+
+function strengthMeter(input) {
+  const box = document.getElementById("strength");
+  if (!box) return;
+  let timer;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const r = await api("/api/v1/password/check", {
+        password: input.value,
+        username: input.dataset.strengthFor || undefined,
+      });
+      if (r.status !== 200) return;
+      box.querySelector("meter").value = r.body.score;
+      const list = box.querySelector("ul");
+      list.replaceChildren(...r.body.reasons.map((x) => {
+        const li = document.createElement("li");
+        li.textContent = isJa() ? x.message_ja : x.message_en;
+        return li;
+      }));
+    }, 250);
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -134,4 +179,13 @@ document.addEventListener("DOMContentLoaded", () => {
   on("register-security-key", () => register("security_key", label()));
   on("register-passkey", () => register("passkey", label()));
   on("passkey-sign-in", () => passkeySignIn((document.getElementById("username") || {}).value || ""));
+  document.querySelectorAll("[data-action]").forEach((el) => {
+    el.addEventListener("click", () => {
+      const d = el.dataset;
+      if (d.action === "passkey-sign-in") run(() => passkeySignIn(""), d.rd);
+      if (d.action === "webauthn-second-factor") run(() => secondFactor(d.flowId), d.rd);
+      if (d.action === "webauthn-enrol") run(() => register(d.kind, "", d.flowId), d.rd);
+    });
+  });
+  document.querySelectorAll("input[data-strength-for]").forEach(strengthMeter);
 });

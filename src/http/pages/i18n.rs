@@ -1,0 +1,165 @@
+//! Every string the pages show, in Japanese and English. Templates name messages by variant,
+//! so a page cannot carry text in one language only: a new message needs both to compile.
+
+/// The page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ja,
+    En,
+}
+
+impl Lang {
+    /// `?lang=` first, then the first of ja/en in `Accept-Language`; Japanese by default.
+    pub fn choose(query: Option<&str>, headers: &axum::http::HeaderMap) -> Self {
+        match query {
+            Some("en") => return Lang::En,
+            Some("ja") => return Lang::Ja,
+            _ => {}
+        }
+        let accept = headers
+            .get(axum::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        for part in accept.split(',') {
+            let tag = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if tag.starts_with("ja") {
+                return Lang::Ja;
+            }
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+        }
+        Lang::Ja
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn other(self) -> Self {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+}
+
+macro_rules! messages {
+    ($($name:ident => $ja:literal, $en:literal;)*) => {
+        /// A message of the pages.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum M { $($name),* }
+
+        impl M {
+            pub fn get(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((M::$name, Lang::Ja) => $ja, (M::$name, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    LanguageName => "English", "日本語";
+    SignIn => "サインイン", "Sign in";
+    SignOut => "サインアウト", "Sign out";
+    Username => "利用者ID", "Username";
+    UsernameOptional => "利用者ID（省略可）", "Username (optional)";
+    Password => "パスワード", "Password";
+    SignInWithPasskey => "パスキーでサインイン", "Sign in with a passkey";
+    Or => "または", "or";
+    InvalidCredentials => "利用者IDまたはパスワードが正しくありません。", "The username or password is incorrect.";
+    SecondFactorTitle => "二要素認証", "Two-factor authentication";
+    SecondFactorLead => "このシステムには二つ目の要素が必要です。", "This system needs a second factor.";
+    Code => "確認コード（6桁）", "Verification code (6 digits)";
+    CodeHint => "認証アプリに表示される6桁の数字を半角で入力してください。", "Enter the 6 digits your authenticator app shows.";
+    Verify => "確認", "Verify";
+    UseSecurityKey => "セキュリティキーを使う", "Use a security key";
+    UseRecoveryCode => "リカバリーコードを使う", "Use a recovery code";
+    RecoveryCode => "リカバリーコード", "Recovery code";
+    RecoveryHint => "紙に控えた12文字のコード（例: abcd-efgh-jkmn）。各コードは1回だけ使えます。", "One of your 12-character codes (e.g. abcd-efgh-jkmn). Each works once.";
+    CodeWrong => "確認コードが正しくありません。", "The code is not correct.";
+    CodeUsed => "このコードは使用済みです。次のコードを待ってください。", "This code was already used; wait for the next one.";
+    RecoveryWrong => "リカバリーコードが正しくないか、使用済みです。", "The recovery code is not correct or was already used.";
+    ChangeTitle => "パスワードの変更", "Change your password";
+    ChangeMustChange => "初回または再発行後のパスワードです。新しいパスワードを設定してください。", "This is a one-time password. Choose your own.";
+    ChangeCompromised => "このアカウントのパスワードは漏えいの疑いがあります。新しいパスワードを設定してください。", "This account's password may have been exposed. Choose a new one.";
+    ChangeBreached => "このパスワードは漏えいしたパスワードの一覧に含まれています。新しいパスワードを設定してください。", "This password appears in a list of breached passwords. Choose a new one.";
+    NewPassword => "新しいパスワード", "New password";
+    NewPasswordAgain => "新しいパスワード（確認）", "New password (again)";
+    PasswordsDiffer => "確認用のパスワードが一致しません。", "The two passwords differ.";
+    Strength => "強さ", "Strength";
+    ChangeAndContinue => "変更して続ける", "Change and continue";
+    EnrolTitle => "二要素の登録", "Set up a second factor";
+    EnrolLead => "このアカウントには二要素認証が必要です。次のいずれかを登録してください。", "This account needs two-factor authentication. Set up one of these.";
+    EnrolTotp => "認証アプリ（TOTP）", "Authenticator app (TOTP)";
+    EnrolSecurityKey => "セキュリティキーを登録", "Register a security key";
+    EnrolPasskey => "パスキーを登録", "Register a passkey";
+    TotpScan => "認証アプリでQRコードを読み取るか、キーを手入力してください。", "Scan the QR code with your authenticator app, or type the key.";
+    TotpKey => "キー（手入力用）", "Key (to type by hand)";
+    TotpConfirm => "表示された6桁で確認", "Confirm with the 6 digits shown";
+    LockedTitle => "一時的にロックされています", "Temporarily locked";
+    LockedLead => "サインインの失敗が続いたため、このアカウントは一時的にロックされています。", "Too many failed sign-ins: this account is temporarily locked.";
+    LockedUntil => "解除予定", "Locked until";
+    LockedAdmin => "管理者による解除が必要です。情報システム担当者に連絡してください。", "An administrator must unlock it. Contact your IT staff.";
+    DeniedTitle => "サインインできません", "Sign-in not allowed";
+    DeniedLead => "アクセス方針により、このシステムへのサインインは許可されていません。", "The access policy does not allow a session here.";
+    SignedInTitle => "サインイン済み", "Signed in";
+    SignedInAs => "サインイン中", "Signed in as";
+    Continue => "続ける", "Continue";
+    NoticeEnrol => "2027年4月1日から端末とサーバーでは二要素認証が必須です。今のうちに登録してください。", "Two-factor authentication is required at terminals and servers from 1 April 2027. Set it up now.";
+    NoticeGrace => "登録せずにサインインできる残り回数", "Sign-ins left before setup is required";
+    NoticeRecoveryLow => "リカバリーコードの残りが少なくなっています。新しいコードを発行してください。", "Few recovery codes are left. Make new ones.";
+    SetUpNow => "今すぐ登録", "Set up now";
+    FlowExpired => "サインインの手続きが期限切れです。最初からやり直してください。", "The sign-in expired. Start again.";
+    FormExpired => "フォームの有効期限が切れました。もう一度送信してください。", "The form expired. Send it again.";
+    ServiceUnavailable => "現在サインインできません。しばらくしてからやり直してください。", "Sign-in is unavailable right now. Try again shortly.";
+    SecurityKeysTitle => "セキュリティキーとパスキー", "Security keys and passkeys";
+    Register => "登録", "Register";
+    RegisterLead => "サインイン中のアカウントに登録します。", "Registers a key for the account you are signed in to.";
+    KeyName => "名前（例: 診察室の鍵）", "Name (e.g. consulting-room key)";
+    RegisterSecurityKey => "セキュリティキーを登録", "Register a security key";
+    RegisterPasskey => "パスキーを登録", "Register a passkey";
+    BrowserRefused => "ブラウザーが操作を中止しました。もう一度お試しください。", "The browser cancelled the operation. Try again.";
+    Working => "処理中…", "Working…";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn language_follows_the_switch_then_the_browser() {
+        assert_eq!(
+            Lang::choose(None, &accept("en-US,en;q=0.9,ja;q=0.8")),
+            Lang::En
+        );
+        assert_eq!(Lang::choose(None, &accept("ja-JP,en;q=0.5")), Lang::Ja);
+        assert_eq!(Lang::choose(Some("en"), &accept("ja")), Lang::En);
+        assert_eq!(Lang::choose(None, &HeaderMap::new()), Lang::Ja);
+    }
+
+    #[test]
+    fn every_message_exists_in_both_languages() {
+        for m in [M::SignIn, M::LockedLead, M::NoticeEnrol, M::Working] {
+            assert!(!m.get(Lang::Ja).is_empty() && !m.get(Lang::En).is_empty());
+            assert_ne!(m.get(Lang::Ja), m.get(Lang::En));
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! What every page shares: the HTML frame (language switch, stylesheet, the one script),
+//! escaping, the response headers (a CSP without inline scripts, no caching), and the CSRF
+//! guard of the forms: a random token in a `SameSite=Strict` cookie that each form repeats,
+//! and the `Origin` of a form post, when the browser sends one, must be the gateway's own.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::i18n::{Lang, M};
+use crate::crypto::{constant_time_eq, is_token, random_token};
+use crate::http::client::cookie;
+
+pub const CSRF_COOKIE: &str = "sekimori_csrf";
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+     style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
+
+/// Text for HTML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Percent-encoding for a query value.
+pub fn q(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+/// A whole document. `here` is the path and query of this page without `lang`, for the
+/// language switch.
+pub fn document(lang: Lang, title: M, here: &str, body: &str) -> String {
+    let sep = if here.contains('?') { '&' } else { '?' };
+    format!(
+        r#"<!doctype html>
+<html lang="{code}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} — Sekimori</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/portal.css">
+<script src="/static/webauthn.js" defer></script>
+</head>
+<body>
+<header><span class="brand">関守 Sekimori</span>
+<a class="lang" href="{here}{sep}lang={other}" hreflang="{other}" lang="{other}">{other_name}</a></header>
+<main>
+<h1>{title}</h1>
+{body}
+<p id="status" role="status" aria-live="polite"></p>
+</main>
+</body>
+</html>
+"#,
+        code = lang.code(),
+        title = esc(title.get(lang)),
+        here = esc(here),
+        other = lang.other().code(),
+        other_name = esc(M::LanguageName.get(lang)),
+    )
+}
+
+/// A page response: HTML, the page CSP, and the CSRF cookie when it was just made.
+pub fn html(status: StatusCode, doc: String, csrf: &Csrf) -> Response {
+    let mut res = (status, doc).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_CSP),
+    );
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if let Some(c) = &csrf.set_cookie
+        && let Ok(v) = HeaderValue::from_str(c)
+    {
+        h.append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// The CSRF token of this browser (from its cookie, or new).
+#[derive(Debug, Clone)]
+pub struct Csrf {
+    pub token: String,
+    set_cookie: Option<String>,
+}
+
+impl Csrf {
+    pub fn of(headers: &HeaderMap, secure: bool) -> Self {
+        match cookie(headers, CSRF_COOKIE).filter(|t| is_token(t)) {
+            Some(t) => Self {
+                token: t.to_owned(),
+                set_cookie: None,
+            },
+            None => {
+                let token = random_token();
+                let mut c = format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+                if secure {
+                    c.push_str("; Secure");
+                }
+                Self {
+                    token,
+                    set_cookie: Some(c),
+                }
+            }
+        }
+    }
+
+    /// The hidden field every form carries.
+    pub fn field(&self) -> String {
+        format!(
+            r#"<input type="hidden" name="csrf" value="{}">"#,
+            esc(&self.token)
+        )
+    }
+}
+
+/// Does a form post carry this browser's token, from this gateway's own pages?
+pub fn form_is_ours(headers: &HeaderMap, form_token: &str, public_url: &str) -> bool {
+    let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(o) => o == public_url.trim_end_matches('/'),
+        None => true,
+    };
+    let token_ok = cookie(headers, CSRF_COOKIE)
+        .is_some_and(|c| is_token(c) && constant_time_eq(c.as_bytes(), form_token.as_bytes()));
+    origin_ok && token_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn text_is_escaped_for_content_and_attributes() {
+        assert_eq!(
+            esc(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn a_form_needs_the_cookie_token_and_our_origin() {
+        let t = random_token();
+        let cookie = format!("{CSRF_COOKIE}={t}");
+        let url = "https://auth.clinic.example";
+        assert!(form_is_ours(&headers(&[("cookie", &cookie)]), &t, url));
+        assert!(form_is_ours(
+            &headers(&[("cookie", &cookie), ("origin", url)]),
+            &t,
+            url
+        ));
+        assert!(!form_is_ours(
+            &headers(&[("cookie", &cookie), ("origin", "https://evil.example")]),
+            &t,
+            url
+        ));
+        assert!(!form_is_ours(&headers(&[]), &t, url), "no cookie");
+        assert!(!form_is_ours(
+            &headers(&[("cookie", &cookie)]),
+            &random_token(),
+            url
+        ));
+    }
+
+    #[test]
+    fn a_new_browser_gets_a_strict_cookie() {
+        let c = Csrf::of(&HeaderMap::new(), true);
+        let set = c.set_cookie.unwrap();
+        assert!(
+            set.contains("SameSite=Strict") && set.contains("Secure") && set.contains("HttpOnly")
+        );
+        assert!(is_token(&c.token));
+    }
+}

@@ -1,0 +1,211 @@
+// The login portal in a real browser (Debian chromium + playwright-core). Run by the Rust test
+// `browser::portal_in_chromium`, which starts the gateway with a clinic policy that asks
+// every session for two factor kinds, and creates the accounts:
+//
+//   GATEWAY=http://localhost:PORT NURSE=… KEYUSER=… LOCKED=… PASSWORD=… FIRST=… node portal.mjs
+//
+// 1. A nurse's first sign-in through the pages: one-time password → new password (the
+//    strength meter answers) → enrolment → TOTP with the QR code's key → signed in, back on
+//    the page asked for. Signs out; signs in with password + a code from this script's own
+//    RFC 6238 computation.
+// 2. A second clinician enrols a security key (virtual CTAP2 key) from the enrolment page and
+//    signs in with it.
+// 3. Wrong passwords lock an account: the locked page shows when it ends (JST).
+// Screenshots of every page in Japanese and English go to screenshots/; any console error
+// other than the status of a page that is meant to be an error fails the run.
+
+import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const shots = path.join(here, "screenshots");
+mkdirSync(shots, { recursive: true });
+const { GATEWAY, NURSE, KEYUSER, LOCKED, PASSWORD, FIRST } = process.env;
+for (const [k, v] of Object.entries({ GATEWAY, NURSE, KEYUSER, LOCKED, PASSWORD, FIRST })) {
+  if (!v) throw new Error(`${k} is not set`);
+}
+const NEW_PASSWORD = "river-lantern-8-maple-quiet";
+
+/** RFC 6238 (SHA-1, 6 digits, 30 s) from a base32 key. */
+function totp(base32, unixSeconds) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/=+$/, "").toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const off = mac[mac.length - 1] & 0xf;
+  const n = (mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, "0");
+}
+
+const expect = (cond, msg) => {
+  if (!cond) throw new Error(msg);
+};
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--disable-default-apps", "--disable-sync", "--no-first-run"],
+});
+const summary = { steps: [], screenshots: [] };
+const problems = [];
+
+async function newPage(locale) {
+  const context = await browser.newContext({ locale, extraHTTPHeaders: { "accept-language": locale } });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    // A page answered with an error status on purpose (wrong password 401, locked 429).
+    const own = m.location().url && m.location().url.split("?")[0] === page.url().split("?")[0];
+    if (own && /status of (401|403|422|429)/.test(m.text())) return;
+    problems.push(`console: ${m.text()} at ${m.location().url}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable", { enableUI: false });
+  return { context, page, cdp };
+}
+
+async function shot(page, name) {
+  const file = path.join(shots, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  summary.screenshots.push(name);
+}
+
+/** Both languages of the page now shown (the switch link keeps the page). */
+async function shotBoth(page, name) {
+  const lang = await page.evaluate(() => document.documentElement.lang);
+  await shot(page, `${name}-${lang}`);
+}
+
+const heading = async (page) => {
+  const h = await page.locator("h1").textContent();
+  const err = await page.locator(".error").allTextContents();
+  return err.length ? `${h} [${err.join(" / ")}]` : h;
+};
+
+try {
+  const wanted = `${GATEWAY}/factors/security-keys`;
+  // 1. The nurse: first sign-in with enrolment, then password + TOTP.
+  {
+    const { page, context } = await newPage("ja-JP");
+    await page.goto(`${GATEWAY}/login?rd=${encodeURIComponent(wanted)}`);
+    expect((await heading(page)) === "サインイン", `login heading: ${await heading(page)}`);
+    await shotBoth(page, "login");
+    await page.click('a[hreflang="en"]');
+    expect((await heading(page)) === "Sign in", "English switch");
+    await shotBoth(page, "login");
+    await page.click('a[hreflang="ja"]');
+
+    await page.fill("#username", NURSE);
+    await page.fill("#password", FIRST);
+    await page.click('form[action="/login"] button[type="submit"]');
+    expect((await heading(page)) === "パスワードの変更", `change page: ${await heading(page)}`);
+    await page.fill("#new_password", "password");
+    await page.waitForFunction(() => document.querySelectorAll("#strength li").length > 0);
+    const weak = await page.locator("#strength li").allTextContents();
+    summary.steps.push({ step: "strength_meter", reasons: weak.length });
+    await shotBoth(page, "change-password");
+    await page.fill("#new_password", NEW_PASSWORD);
+    await page.fill("#new_password_again", NEW_PASSWORD);
+    await page.click('form[action="/login/step"] button[type="submit"]');
+    expect((await heading(page)) === "二要素の登録", `enrol page: ${await heading(page)}`);
+    await shotBoth(page, "enrol");
+    await page.click('form[action="/login/enrol/totp"] button[type="submit"]');
+    const secret = (await page.locator("#totp-secret").textContent()).trim();
+    expect(await page.locator("figure.qr svg").count() === 1, "QR code shown");
+    await shotBoth(page, "enrol-totp");
+    const t0 = Math.floor(Date.now() / 1000);
+    await page.fill("#code", totp(secret, t0));
+    await page.click('form[action="/login/enrol/totp"] button[type="submit"]');
+    await page.waitForLoadState();
+    // Enrolled and signed in: back on the page that was asked for.
+    expect(page.url() === wanted, `returned to ${page.url()}`);
+    summary.steps.push({ step: "nurse_enrolled_totp" });
+
+    await page.goto(`${GATEWAY}/login`);
+    expect((await heading(page)) === "サインイン済み", `signed-in page: ${await heading(page)}`);
+    await shotBoth(page, "signed-in");
+    await page.click('form[action="/logout"] button[type="submit"]');
+    await page.fill("#username", NURSE);
+    await page.fill("#password", NEW_PASSWORD);
+    await page.click('form[action="/login"] button[type="submit"]');
+    expect((await heading(page)) === "二要素認証", `second factor: ${await heading(page)}`);
+    const code = page.locator("#code");
+    expect((await code.getAttribute("autocomplete")) === "one-time-code", "one-time-code");
+    expect((await code.getAttribute("inputmode")) === "numeric", "numeric keypad");
+    await shotBoth(page, "second-factor");
+    // The enrolment's code is spent: the next step's code.
+    await code.fill(totp(secret, t0 + 30));
+    await page.click('form[action="/login/step"] button[type="submit"]');
+    expect((await heading(page)) === "サインイン済み", `after the code: ${await heading(page)}`);
+    const session = await page.evaluate(() => fetch("/api/v1/session").then((r) => r.json()));
+    expect(session.amr.join(",") === "pwd,otp", `amr: ${JSON.stringify(session.amr)}`);
+    summary.steps.push({ step: "nurse_signed_in_with_totp" });
+    await context.close();
+  }
+
+  // 2. A security key from the enrolment page, then signing in with it (English pages).
+  {
+    const { page, cdp, context } = await newPage("en-US");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: { protocol: "ctap2", transport: "usb", hasResidentKey: false, hasUserVerification: true,
+        isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await page.goto(`${GATEWAY}/login`);
+    await page.fill("#username", KEYUSER);
+    await page.fill("#password", PASSWORD);
+    await page.click('form[action="/login"] button[type="submit"]');
+    expect((await heading(page)) === "Set up a second factor", `enrol: ${await heading(page)}`);
+    await shotBoth(page, "enrol");
+    await Promise.all([page.waitForURL(/\/login/), page.click('[data-action="webauthn-enrol"][data-kind="security_key"]')]);
+    await page.waitForFunction(() => document.querySelector("h1").textContent === "Signed in");
+    summary.steps.push({ step: "key_enrolled" });
+    await page.click('form[action="/logout"] button[type="submit"]');
+    await page.fill("#username", KEYUSER);
+    await page.fill("#password", PASSWORD);
+    await page.click('form[action="/login"] button[type="submit"]');
+    expect((await heading(page)) === "Two-factor authentication", `2fa: ${await heading(page)}`);
+    await shotBoth(page, "second-factor");
+    await page.click('[data-action="webauthn-second-factor"]');
+    await page.waitForFunction(() => document.querySelector("h1").textContent === "Signed in");
+    summary.steps.push({ step: "key_signed_in" });
+    await context.close();
+  }
+
+  // 3. Locked: five wrong passwords, then the locked page with its end time.
+  for (const locale of ["ja-JP", "en-US"]) {
+    const { page, context } = await newPage(locale);
+    await page.goto(`${GATEWAY}/login`);
+    for (let i = 0; i < (locale === "ja-JP" ? 6 : 1); i++) {
+      await page.fill("#username", LOCKED);
+      await page.fill("#password", "wrong-password-x");
+      await page.click('form[action="/login"] button[type="submit"]');
+    }
+    const title = await heading(page);
+    expect(["一時的にロックされています", "Temporarily locked"].includes(title), `locked: ${title}`);
+    const until = await page.locator("time").getAttribute("datetime");
+    expect(/\+09:00$/.test(until), `JST end time: ${until}`);
+    await shotBoth(page, "locked");
+    summary.steps.push({ step: "locked_page", until });
+    await context.close();
+  }
+  expect(problems.length === 0, `browser problems:\n${problems.join("\n")}`);
+  summary.ok = true;
+} catch (e) {
+  summary.ok = false;
+  summary.error = String(e && e.stack ? e.stack : e);
+  summary.problems = problems;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(summary));
+process.exit(summary.ok ? 0 : 1);

@@ -75,6 +75,8 @@ pub struct Services {
     pub assertions: Option<Arc<Assertions>>,
     /// `access` decisions of the last few seconds (forward-auth hot path).
     pub access_cache: Arc<DecisionCache>,
+    /// The audit chain as verified so far; the auditor console feeds it the newer rows.
+    pub chain: Arc<tokio::sync::Mutex<crate::audit::chain::Verifier>>,
     sqlite: Arc<SqliteStore>,
 }
 
@@ -199,6 +201,7 @@ impl AppState {
             totp,
             webauthn,
             assertions: None,
+            chain: Arc::default(),
             access_cache: Arc::new(DecisionCache::new(
                 std::time::Duration::from_secs(5),
                 100_000,

@@ -160,12 +160,22 @@ impl Verifier {
     }
 
     pub fn finish(self) -> Report {
+        self.report()
+    }
+
+    /// The report so far (the verifier can go on with newer rows afterwards).
+    pub fn report(&self) -> Report {
         Report {
             checked: self.checked,
             verified_up_to: self.last_good_seq,
-            head_hash: self.prev_hash,
-            problems: self.problems,
+            head_hash: self.prev_hash.clone(),
+            problems: self.problems.clone(),
         }
+    }
+
+    /// The last sequence number fed.
+    pub fn last_seq(&self) -> i64 {
+        self.last_seq
     }
 }
 

@@ -65,6 +65,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/login/step", post(pages::login::post_step))
         .route("/login/enrol/totp", post(pages::login::post_enrol_totp))
         .route("/logout", post(pages::login::post_logout))
+        .route("/audit", get(pages::audit::get_audit))
+        .route("/audit/export.csv", get(pages::audit::get_export))
         .route("/api/v1/login", post(api::login::post_login))
         .route("/api/v1/logout", post(api::login::post_logout))
         .route("/api/v1/session", get(api::login::get_session))

@@ -180,15 +180,23 @@ pub trait PasswordHistoryStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<String>, StoreError>;
 }
 
-/// Which audit rows to read.
+/// Which audit rows to read. Filters are exact matches; `None` leaves a column open.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub after_seq: Option<i64>,
+    /// Rows before this one (newest-first paging).
+    pub before_seq: Option<i64>,
     pub limit: Option<u64>,
     /// Newest first instead of oldest first.
     pub newest_first: bool,
+    pub subject: Option<String>,
+    pub kind: Option<String>,
+    pub outcome: Option<String>,
+    pub ip: Option<String>,
+    /// `trusted` or `external` (the zone recorded in the event's details).
+    pub zone: Option<String>,
 }
 
 #[async_trait]

@@ -150,3 +150,116 @@ async fn login_forms_check_csrf_and_origin_and_keep_only_safe_return_urls() {
         "the username is kept"
     );
 }
+
+async fn get(gw: &Gw, path: &str, cookie: &str) -> Page {
+    send(
+        gw,
+        Request::get(path)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_auditor_console_filters_pages_and_exports_read_only() {
+    let env = Env::new();
+    let gw = Gw::new(env.state().await);
+    gw.user("kansa", AccountType::Staff, &["auditor"]).await;
+    gw.user("nurse-a", AccountType::Staff, &["nurse"]).await;
+    gw.user("clerk-b", AccountType::Staff, &["clerk"]).await;
+    for _ in 0..6 {
+        gw.login("nurse-a", "wrong-password-9", "198.51.100.7")
+            .await;
+    }
+    for i in 0..60 {
+        gw.login(&format!("nobody{i}"), "wrong-password-9", "198.51.100.8")
+            .await;
+    }
+    let auditor = gw.session("kansa").await;
+    let nurse = gw.session("clerk-b").await;
+    // Others are refused; without a session, the login page with the way back.
+    assert_eq!(
+        get(&gw, "/audit", &nurse).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let p = get(&gw, "/audit", "").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(
+        p.headers["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?rd=")
+    );
+
+    let p = get(&gw, "/audit", &auditor).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.html.contains(r#"id="chain">ハッシュチェーン正常"#),
+        "the chain state is shown"
+    );
+    assert_eq!(p.html.matches("<tr><td>").count(), 50, "one page");
+    assert!(p.html.contains(r#"rel="next""#));
+    assert!(
+        !p.html.contains("<form method=\"post\""),
+        "nothing to change here"
+    );
+
+    // Lockout events of one user, then the next page of everything.
+    let p = get(
+        &gw,
+        "/audit?kind=account_locked&user=nurse-a&lang=en",
+        &auditor,
+    )
+    .await;
+    assert_eq!(p.html.matches("<tr><td>").count(), 1, "{}", p.html);
+    assert!(p.html.contains("account_locked"));
+    let first_page = get(&gw, "/audit", &auditor).await.html;
+    let before = first_page
+        .split("before=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let p = get(&gw, &format!("/audit?before={before}"), &auditor).await;
+    let seqs: Vec<i64> = p
+        .html
+        .split("<tr><td>")
+        .skip(1)
+        .map(|r| r.split('<').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(seqs.iter().all(|s| *s < before.parse::<i64>().unwrap()));
+    assert!(!seqs.is_empty());
+
+    // The CSV of the filtered view, Japanese headers.
+    let p = get(
+        &gw,
+        "/audit/export.csv?zone=external&kind=login_blocked",
+        &auditor,
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(
+        p.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let csv = p.html.trim_start_matches('\u{feff}');
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("連番,日時,施設,種別,結果")
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|l| l.contains("ロック中のログイン拒否")),
+        "{rows:?}"
+    );
+}

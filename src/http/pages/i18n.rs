@@ -131,6 +131,26 @@ messages! {
     RegisterPasskey => "パスキーを登録", "Register a passkey";
     BrowserRefused => "ブラウザーが操作を中止しました。もう一度お試しください。", "The browser cancelled the operation. Try again.";
     Working => "処理中…", "Working…";
+    AuditTitle => "監査ログ", "Audit log";
+    AuditorOnly => "このページは監査担当者（auditor）だけが見られます。", "Only auditors can see this page.";
+    Any => "すべて", "Any";
+    EventType => "種別", "Event";
+    Outcome => "結果", "Outcome";
+    Zone => "区分", "Zone";
+    IpAddress => "IPアドレス", "IP address";
+    DateFrom => "開始日", "From";
+    DateTo => "終了日", "To";
+    Filter => "絞り込み", "Filter";
+    ChainIntact => "ハッシュチェーン正常。検証済みの行:", "Hash chain intact, verified up to row";
+    ChainBroken => "ハッシュチェーンが壊れています。最初の異常行:", "Hash chain broken at row";
+    Older => "古い行へ", "Older";
+    Newest => "最新へ", "Newest";
+    ExportCsv => "CSVで書き出す", "Export CSV";
+    AuditCaption => "新しい順（50行ずつ）", "Newest first, 50 a page";
+    Seq => "連番", "Seq";
+    Time => "日時", "Time";
+    Actor => "実行者", "Actor";
+    Detail => "詳細", "Detail";
 }
 
 #[cfg(test)]

@@ -110,22 +110,42 @@ impl AuditStore for SqliteStore {
     }
 
     async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        let sql = if q.newest_first {
-            "SELECT * FROM audit_log WHERE (?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR at_ms < ?2) \
-             AND (?3 IS NULL OR seq > ?3) ORDER BY seq DESC LIMIT ?4"
+        // Only the filters in use become SQL, so SQLite can use the (column, seq) indexes.
+        let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM audit_log WHERE 1=1");
+        if let Some(t) = q.from {
+            b.push(" AND at_ms >= ").push_bind(to_millis(t));
+        }
+        if let Some(t) = q.to {
+            b.push(" AND at_ms < ").push_bind(to_millis(t));
+        }
+        if let Some(s) = q.after_seq {
+            b.push(" AND seq > ").push_bind(s);
+        }
+        if let Some(s) = q.before_seq {
+            b.push(" AND seq < ").push_bind(s);
+        }
+        for (col, v) in [
+            ("subject", &q.subject),
+            ("kind", &q.kind),
+            ("outcome", &q.outcome),
+            ("ip", &q.ip),
+        ] {
+            if let Some(v) = v {
+                b.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+            }
+        }
+        if let Some(z) = &q.zone {
+            b.push(" AND json_extract(detail, '$.zone') = ")
+                .push_bind(z.clone());
+        }
+        b.push(if q.newest_first {
+            " ORDER BY seq DESC"
         } else {
-            "SELECT * FROM audit_log WHERE (?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR at_ms < ?2) \
-             AND (?3 IS NULL OR seq > ?3) ORDER BY seq ASC LIMIT ?4"
-        };
-        let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        let rows = sqlx::query(sql)
-            .bind(q.from.map(to_millis))
-            .bind(q.to.map(to_millis))
-            .bind(q.after_seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+            " ORDER BY seq ASC"
+        });
+        b.push(" LIMIT ")
+            .push_bind(q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)));
+        let rows = b.build().fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(record_from_row).collect()
     }
 }

@@ -66,6 +66,12 @@ pub fn build_router(state: AppState) -> Router {
         .route("/login/enrol/totp", post(pages::login::post_enrol_totp))
         .route("/logout", post(pages::login::post_logout))
         .route("/audit", get(pages::audit::get_audit))
+        .route("/admin", get(pages::admin::get_admin))
+        .route("/admin/accounts/{name}", get(pages::admin::get_account))
+        .route(
+            "/admin/accounts/{name}/{action}",
+            post(pages::admin::post_action),
+        )
         .route("/audit/export.csv", get(pages::audit::get_export))
         .route("/api/v1/login", post(api::login::post_login))
         .route("/api/v1/logout", post(api::login::post_logout))

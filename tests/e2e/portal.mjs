@@ -11,6 +11,8 @@
 // 2. A second clinician enrols a security key (virtual CTAP2 key) from the enrolment page and
 //    signs in with it.
 // 3. Wrong passwords lock an account: the locked page shows when it ends (JST).
+// 4. An auditor filters the lockout events and downloads the CSV (Japanese headers).
+// 5. An administrator unlocks the account with a reason (the Rust side checks the audit).
 // Screenshots of every page in Japanese and English go to screenshots/; any console error
 // other than the status of a page that is meant to be an error fails the run.
 
@@ -23,8 +25,8 @@ import path from "node:path";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shots = path.join(here, "screenshots");
 mkdirSync(shots, { recursive: true });
-const { GATEWAY, NURSE, KEYUSER, LOCKED, PASSWORD, FIRST } = process.env;
-for (const [k, v] of Object.entries({ GATEWAY, NURSE, KEYUSER, LOCKED, PASSWORD, FIRST })) {
+const { GATEWAY, NURSE, KEYUSER, LOCKED, AUDITOR, ADMIN, PASSWORD, FIRST } = process.env;
+for (const [k, v] of Object.entries({ GATEWAY, NURSE, KEYUSER, LOCKED, AUDITOR, ADMIN, PASSWORD, FIRST })) {
   if (!v) throw new Error(`${k} is not set`);
 }
 const NEW_PASSWORD = "river-lantern-8-maple-quiet";
@@ -84,6 +86,25 @@ async function shot(page, name) {
 async function shotBoth(page, name) {
   const lang = await page.evaluate(() => document.documentElement.lang);
   await shot(page, `${name}-${lang}`);
+}
+
+/** A first sign-in through the pages: new password, TOTP enrolment; the TOTP key. */
+async function firstSignIn(page, user) {
+  await page.goto(`${GATEWAY}/login`);
+  await page.fill("#username", user);
+  await page.fill("#password", FIRST);
+  await page.click('form[action="/login"] button[type="submit"]');
+  const h = await heading(page);
+  expect(["パスワードの変更", "Change your password"].includes(h), `first sign-in of ${user}: ${h}`);
+  await page.fill("#new_password", NEW_PASSWORD);
+  await page.fill("#new_password_again", NEW_PASSWORD);
+  await page.click('form[action="/login/step"] button[type="submit"]');
+  await page.click('form[action="/login/enrol/totp"] button[type="submit"]');
+  const secret = (await page.locator("#totp-secret").textContent()).trim();
+  await page.fill("#code", totp(secret, Math.floor(Date.now() / 1000)));
+  await page.click('form[action="/login/enrol/totp"] button[type="submit"]');
+  await page.waitForLoadState();
+  return secret;
 }
 
 const heading = async (page) => {
@@ -196,6 +217,47 @@ try {
     expect(/\+09:00$/.test(until), `JST end time: ${until}`);
     await shotBoth(page, "locked");
     summary.steps.push({ step: "locked_page", until });
+    await context.close();
+  }
+  // 4. The auditor: lockout events of the locked account, then the CSV of that view.
+  {
+    const { page, context } = await newPage("ja-JP");
+    await firstSignIn(page, AUDITOR);
+    await page.goto(`${GATEWAY}/audit`);
+    expect((await heading(page)) === "監査ログ", `console: ${await heading(page)}`);
+    expect((await page.locator("#chain").textContent()).includes("正常"), "chain intact");
+    await page.fill("#f-user", LOCKED);
+    await page.selectOption("#f-kind", "account_locked");
+    await page.click('form.filters button[type="submit"]');
+    const rows = await page.locator("tbody tr").count();
+    expect(rows >= 1, `lockout rows: ${rows}`);
+    await shotBoth(page, "audit");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
+    const file = await download.path();
+    const csv = (await import("node:fs")).readFileSync(file, "utf8").replace(/^\uFEFF/, "");
+    expect(csv.startsWith("連番,日時,施設,種別,結果"), `CSV header: ${csv.slice(0, 60)}`);
+    expect(csv.includes("アカウントロック") && csv.includes(LOCKED), "the locked account in the CSV");
+    summary.steps.push({ step: "auditor_filtered_and_exported", rows });
+    await page.click('a[hreflang="en"]');
+    await shotBoth(page, "audit");
+    await context.close();
+  }
+
+  // 5. The administrator unlocks it with a reason.
+  {
+    const { page, context } = await newPage("ja-JP");
+    await firstSignIn(page, ADMIN);
+    await page.goto(`${GATEWAY}/admin`);
+    expect((await heading(page)) === "アカウント管理", `admin: ${await heading(page)}`);
+    await shotBoth(page, "admin");
+    await page.click(`a[href^="/admin/accounts/${LOCKED}"]`);
+    expect((await page.locator("#lock-state").textContent()) !== "-", "shown as locked");
+    await shotBoth(page, "admin-account");
+    await page.fill("#unlock-reason", "本人確認のうえ解除（内線で確認）");
+    await page.click('form[action$="/unlock"] button[type="submit"]');
+    await page.waitForLoadState();
+    expect((await page.locator("#lock-state").textContent()) === "-", "unlocked");
+    summary.steps.push({ step: "admin_unlocked" });
     await context.close();
   }
   expect(problems.length === 0, `browser problems:\n${problems.join("\n")}`);

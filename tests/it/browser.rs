@@ -126,7 +126,13 @@ fn portal_in_chromium() {
         ],
     );
     let first = crate::gateway::FIRST;
-    for name in ["portal-nurse", "portal-key", "portal-locked"] {
+    for (name, role) in [
+        ("portal-nurse", "nurse"),
+        ("portal-key", "nurse"),
+        ("portal-locked", "nurse"),
+        ("portal-auditor", "auditor"),
+        ("portal-admin", "it_admin"),
+    ] {
         let add = env.run(
             &[
                 "user",
@@ -135,13 +141,14 @@ fn portal_in_chromium() {
                 "--display-name",
                 "看護 花子",
                 "--role",
-                "nurse",
+                role,
                 "--password-stdin",
             ],
             Some(format!("{first}\n").as_bytes()),
         );
         assert!(add.status.success(), "{}", text(&add));
     }
+
     // The key user has chosen a password already; the enrolment is left to the browser.
     let step = gw.post(
         "/api/v1/login",
@@ -167,6 +174,8 @@ fn portal_in_chromium() {
         .env("NURSE", "portal-nurse")
         .env("KEYUSER", "portal-key")
         .env("LOCKED", "portal-locked")
+        .env("AUDITOR", "portal-auditor")
+        .env("ADMIN", "portal-admin")
         .env("PASSWORD", crate::gateway::PASSWORD)
         .env("FIRST", first)
         .output()
@@ -177,12 +186,15 @@ fn portal_in_chromium() {
         .last()
         .and_then(|l| serde_json::from_str(l).ok())
         .unwrap_or_else(|| panic!("no summary from the browser run:\n{}", text(&out)));
-    assert_eq!(
-        summary["ok"],
-        true,
-        "{summary:#}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if summary["ok"] != true {
+        let export = env.run(&["audit", "export", "--format", "jsonl"], None);
+        let log = String::from_utf8_lossy(&export.stdout);
+        let tail: Vec<&str> = log.lines().rev().take(8).collect();
+        panic!(
+            "{summary:#}\n{}\naudit tail: {tail:#?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let steps: Vec<&str> = summary["steps"]
         .as_array()
         .unwrap()
@@ -198,11 +210,20 @@ fn portal_in_chromium() {
             "key_enrolled",
             "key_signed_in",
             "locked_page",
-            "locked_page"
+            "locked_page",
+            "auditor_filtered_and_exported",
+            "admin_unlocked"
         ]
     );
     let export = env.run(&["audit", "export", "--format", "jsonl"], None);
     let log = String::from_utf8_lossy(&export.stdout);
     assert!(log.contains("\"account_locked\""), "the lock is audited");
+    // Who unlocked, and why.
+    let unlocked = log
+        .lines()
+        .find(|l| l.contains("\"account_unlocked\""))
+        .expect("the unlock is audited");
+    assert!(unlocked.contains("account:portal-admin"), "{unlocked}");
+    assert!(unlocked.contains("本人確認のうえ解除"), "{unlocked}");
     drop(gw);
 }

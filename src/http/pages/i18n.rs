@@ -151,6 +151,33 @@ messages! {
     Time => "日時", "Time";
     Actor => "実行者", "Actor";
     Detail => "詳細", "Detail";
+    AdminTitle => "アカウント管理", "Account administration";
+    AdminOnly => "このページは情報システム管理者（it_admin）だけが使えます。", "Only IT administrators (it_admin) can use this page.";
+    UntilAdminUnlock => "管理者解除まで", "until an administrator unlocks";
+    Coverage => "二要素認証の登録状況", "Second-factor coverage";
+    AccountType => "アカウント種別", "Account type";
+    WithSecondFactor => "登録済み / 全体", "Enrolled / all";
+    Exemptions => "二要素認証の例外（システム）", "Two-factor exemptions (systems)";
+    System => "システム", "System";
+    Until => "期限", "Until";
+    Reason => "理由", "Reason";
+    Accounts => "アカウント一覧", "Accounts";
+    DisplayName => "氏名", "Name";
+    Status => "状態", "Status";
+    Roles => "職種", "Roles";
+    RolesComma => "職種（カンマ区切り）", "Roles (comma-separated)";
+    Factors => "二要素", "Second factors";
+    RecoveryCodesLeft => "リカバリーコード残数", "recovery codes left";
+    LockState => "ロック状態", "Lock";
+    NoSuchAccount => "該当するアカウントがありません。", "No such account.";
+    Done => "完了", "Done";
+    IdentityCheck => "本人確認の方法（例: 職員証を窓口で確認）", "How the identity was checked (e.g. staff ID card seen)";
+    Unlock => "ロック解除", "Unlock";
+    ResetFactors => "二要素のリセット", "Reset second factors";
+    ChangeRoles => "職種の変更", "Change roles";
+    Disable => "無効化", "Disable";
+    ReasonRequired => "理由を入力してください（監査ログに記録されます）。", "A reason is required (it goes into the audit log).";
+    ActionFailed => "操作できませんでした。", "The action failed.";
 }
 
 #[cfg(test)]

@@ -31,9 +31,16 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// Percent-encoding for a query value.
+/// Everything but RFC 3986 unreserved characters is encoded.
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encoding for a query value or a path segment.
 pub fn q(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// A whole document. `here` is the path and query of this page without `lang`, for the

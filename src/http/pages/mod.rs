@@ -3,6 +3,7 @@
 //! `/static/portal.css`). Japanese and English by `Accept-Language`, `?lang=` switches; the
 //! only script is a static file, so the CSP allows no inline script.
 
+pub mod admin;
 pub mod audit;
 pub mod i18n;
 pub mod layout;

@@ -1,0 +1,410 @@
+//! The administrators' console (role `it_admin`): `GET /admin` lists the accounts with their
+//! factors and lock state and the second-factor coverage (per account type, and the systems
+//! holding an exemption); `GET /admin/accounts/{name}` shows one account with its actions:
+//! unlock, reset factors (reason and identity check), disable, roles. Every action is a form
+//! with the CSRF token and a mandatory reason, and goes through the same audited use cases
+//! as the CLI and the JSON API.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::i18n::{Lang, M};
+use super::layout::{Csrf, document, esc, form_is_ours, html, q};
+use crate::account::{Account, Role};
+use crate::app::AppState;
+use crate::http::api::admin::ADMIN_ROLE;
+use crate::http::api::login::session_from;
+use crate::session::SessionRecord;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AdminQuery {
+    lang: Option<String>,
+    done: Option<String>,
+    error: Option<String>,
+}
+
+fn page(lang: Lang, csrf: &Csrf, status: StatusCode, here: &str, body: &str) -> Response {
+    html(status, document(lang, M::AdminTitle, here, body), csrf)
+}
+
+/// The administrator's session, or the answer that says why not.
+async fn admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Lang,
+    csrf: &Csrf,
+) -> Result<std::sync::Arc<SessionRecord>, Response> {
+    match session_from(state, headers).await {
+        Ok(Some(s)) if s.roles.iter().any(|r| r == ADMIN_ROLE) => Ok(s),
+        Ok(Some(_)) => Err(page(
+            lang,
+            csrf,
+            StatusCode::FORBIDDEN,
+            "/admin",
+            &format!("<p>{}</p>", esc(M::AdminOnly.get(lang))),
+        )),
+        Ok(None) => Err((
+            StatusCode::SEE_OTHER,
+            [(
+                header::LOCATION,
+                format!(
+                    "/login?rd={}",
+                    q(&format!("{}/admin", state.config.server.public_url))
+                ),
+            )],
+        )
+            .into_response()),
+        Err(_) => Err(page(
+            lang,
+            csrf,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "/admin",
+            &format!("<p>{}</p>", esc(M::ServiceUnavailable.get(lang))),
+        )),
+    }
+}
+
+/// One account's factors and lock, as the list shows them.
+struct Row {
+    account: Account,
+    factors: Vec<String>,
+    recovery: usize,
+    locked: Option<String>,
+}
+
+async fn row(state: &AppState, account: Account, lang: Lang) -> Row {
+    let list = state
+        .stores
+        .factors
+        .list_factors(account.id)
+        .await
+        .unwrap_or_default();
+    let factors = list
+        .iter()
+        .filter(|f| f.kind != "recovery")
+        .map(|f| f.kind.clone())
+        .collect();
+    let recovery = list.iter().filter(|f| f.kind == "recovery").count();
+    let locked = match state.admin.lock_state(account.username.as_str()).await {
+        Ok((_, zones)) => zones.iter().find(|z| z.is_locked()).map(|z| {
+            if z.admin_unlock_required {
+                M::UntilAdminUnlock.get(lang).to_owned()
+            } else {
+                format!(
+                    "{} ({})",
+                    z.locked_until.clone().unwrap_or_default(),
+                    z.zone.as_str()
+                )
+            }
+        }),
+        Err(_) => None,
+    };
+    Row {
+        account,
+        factors,
+        recovery,
+        locked,
+    }
+}
+
+pub async fn get_admin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(aq): Query<AdminQuery>,
+) -> Response {
+    let lang = Lang::choose(aq.lang.as_deref(), &headers);
+    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    if let Err(r) = admin(&state, &headers, lang, &csrf).await {
+        return r;
+    }
+    let accounts = state.admin.list().await.unwrap_or_default();
+    let mut rows = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        rows.push(row(&state, a, lang).await);
+    }
+    let t = |m: M| esc(m.get(lang));
+    // Coverage: accounts with a second factor, per account type.
+    let mut coverage: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in &rows {
+        let e = coverage.entry(r.account.account_type.as_str()).or_default();
+        e.1 += 1;
+        if !r.factors.is_empty() {
+            e.0 += 1;
+        }
+    }
+    let coverage_rows: String = coverage
+        .iter()
+        .map(|(kind, (with, all))| format!("<tr><td>{kind}</td><td>{with} / {all}</td></tr>"))
+        .collect();
+    let exemptions: String = state
+        .config
+        .systems
+        .iter()
+        .filter_map(|s| {
+            s.exemption.as_ref().map(|e| {
+                format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&s.id),
+                    esc(&e.until_text),
+                    esc(&e.reason)
+                )
+            })
+        })
+        .collect();
+    let account_rows: String = rows
+        .iter()
+        .map(|r| {
+            let a = &r.account;
+            format!(
+                r#"<tr><td><a href="/admin/accounts/{qname}?lang={code}">{name}</a></td><td>{display}</td><td>{kind}</td><td>{status}</td><td>{roles}</td><td>{factors}</td><td>{recovery}</td><td>{locked}</td></tr>"#,
+                qname = esc(&q(a.username.as_str())),
+                code = lang.code(),
+                name = esc(a.username.as_str()),
+                display = esc(&a.display_name),
+                kind = esc(a.account_type.as_str()),
+                status = esc(a.status.as_str()),
+                roles = esc(&a.role_names().join(", ")),
+                factors = esc(&if r.factors.is_empty() {
+                    "-".to_owned()
+                } else {
+                    r.factors.join(", ")
+                }),
+                recovery = r.recovery,
+                locked = esc(r.locked.as_deref().unwrap_or("-")),
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"<h2>{cov_h}</h2>
+<div class="table"><table><thead><tr><th scope="col">{type_h}</th><th scope="col">{with_h}</th></tr></thead><tbody>{coverage_rows}</tbody></table></div>
+<h2>{ex_h}</h2>
+<div class="table"><table><thead><tr><th scope="col">{system_h}</th><th scope="col">{until_h}</th><th scope="col">{reason_h}</th></tr></thead><tbody>{exemptions}</tbody></table></div>
+<h2>{acc_h}</h2>
+<div class="table"><table><thead><tr><th scope="col">{user_h}</th><th scope="col">{name_h}</th><th scope="col">{type_h}</th><th scope="col">{status_h}</th><th scope="col">{roles_h}</th><th scope="col">{factors_h}</th><th scope="col">{recovery_h}</th><th scope="col">{lock_h}</th></tr></thead><tbody>{account_rows}</tbody></table></div>"#,
+        cov_h = t(M::Coverage),
+        type_h = t(M::AccountType),
+        with_h = t(M::WithSecondFactor),
+        ex_h = t(M::Exemptions),
+        system_h = t(M::System),
+        until_h = t(M::Until),
+        reason_h = t(M::Reason),
+        acc_h = t(M::Accounts),
+        user_h = t(M::Username),
+        name_h = t(M::DisplayName),
+        status_h = t(M::Status),
+        roles_h = t(M::Roles),
+        factors_h = t(M::Factors),
+        recovery_h = t(M::RecoveryCodesLeft),
+        lock_h = t(M::LockState),
+    );
+    page(lang, &csrf, StatusCode::OK, "/admin", &body)
+}
+
+fn action_form(lang: Lang, csrf: &Csrf, name: &str, action: &str, title: M, extra: &str) -> String {
+    format!(
+        r#"<form method="post" action="/admin/accounts/{qname}/{action}" class="card">
+<h2>{title}</h2>
+{csrf}<input type="hidden" name="lang" value="{code}">
+{extra}
+<label for="{action}-reason">{reason}</label>
+<input id="{action}-reason" name="reason" required maxlength="500">
+<button type="submit">{title}</button>
+</form>"#,
+        qname = esc(&q(name)),
+        title = esc(title.get(lang)),
+        csrf = csrf.field(),
+        code = lang.code(),
+        reason = esc(M::Reason.get(lang)),
+    )
+}
+
+pub async fn get_account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(aq): Query<AdminQuery>,
+) -> Response {
+    let lang = Lang::choose(aq.lang.as_deref(), &headers);
+    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    if let Err(r) = admin(&state, &headers, lang, &csrf).await {
+        return r;
+    }
+    let here = format!("/admin/accounts/{}", q(&name));
+    let account = match state.admin.find(&name).await {
+        Ok(a) => a,
+        Err(_) => {
+            return page(
+                lang,
+                &csrf,
+                StatusCode::NOT_FOUND,
+                &here,
+                &format!("<p>{}</p>", esc(M::NoSuchAccount.get(lang))),
+            );
+        }
+    };
+    let r = row(&state, account, lang).await;
+    let a = &r.account;
+    let t = |m: M| esc(m.get(lang));
+    let flash = match (&aq.done, &aq.error) {
+        (_, Some(e)) => format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)),
+        (Some(d), None) => format!(
+            r#"<p class="notice" role="status">{}: {}</p>"#,
+            t(M::Done),
+            esc(d)
+        ),
+        _ => String::new(),
+    };
+    let roles_field = format!(
+        r#"<label for="roles-roles">{}</label><input id="roles-roles" name="roles" value="{}" required>"#,
+        t(M::RolesComma),
+        esc(&a.role_names().join(", "))
+    );
+    let identity = format!(
+        r#"<label for="reset-factors-identity">{}</label><input id="reset-factors-identity" name="identity_check" required maxlength="200">"#,
+        t(M::IdentityCheck)
+    );
+    let body = format!(
+        r#"{flash}
+<dl class="card"><dt>{user_h}</dt><dd>{user}</dd><dt>{name_h}</dt><dd>{display}</dd><dt>{status_h}</dt><dd>{status}</dd><dt>{roles_h}</dt><dd>{roles}</dd><dt>{factors_h}</dt><dd>{factors}</dd><dt>{lock_h}</dt><dd id="lock-state">{locked}</dd></dl>
+{unlock}{reset}{roles_form}{disable}
+<p><a href="/admin?lang={code}">{back}</a></p>"#,
+        user_h = t(M::Username),
+        user = esc(a.username.as_str()),
+        name_h = t(M::DisplayName),
+        display = esc(&a.display_name),
+        status_h = t(M::Status),
+        status = esc(a.status.as_str()),
+        roles_h = t(M::Roles),
+        roles = esc(&a.role_names().join(", ")),
+        factors_h = t(M::Factors),
+        factors = esc(&format!(
+            "{} ({} {})",
+            if r.factors.is_empty() {
+                "-".to_owned()
+            } else {
+                r.factors.join(", ")
+            },
+            r.recovery,
+            M::RecoveryCodesLeft.get(lang)
+        )),
+        lock_h = t(M::LockState),
+        locked = esc(r.locked.as_deref().unwrap_or("-")),
+        unlock = action_form(lang, &csrf, a.username.as_str(), "unlock", M::Unlock, ""),
+        reset = action_form(
+            lang,
+            &csrf,
+            a.username.as_str(),
+            "reset-factors",
+            M::ResetFactors,
+            &identity
+        ),
+        roles_form = action_form(
+            lang,
+            &csrf,
+            a.username.as_str(),
+            "roles",
+            M::ChangeRoles,
+            &roles_field
+        ),
+        disable = action_form(lang, &csrf, a.username.as_str(), "disable", M::Disable, ""),
+        code = lang.code(),
+        back = t(M::Accounts),
+    );
+    page(lang, &csrf, StatusCode::OK, &here, &body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActionForm {
+    csrf: String,
+    reason: String,
+    lang: Option<String>,
+    identity_check: Option<String>,
+    roles: Option<String>,
+}
+
+pub async fn post_action(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((name, action)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let lang = Lang::choose(form.lang.as_deref(), &headers);
+    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
+        return page(
+            lang,
+            &csrf,
+            StatusCode::FORBIDDEN,
+            "/admin",
+            &format!("<p>{}</p>", esc(M::FormExpired.get(lang))),
+        );
+    }
+    let session = match admin(&state, &headers, lang, &csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let actor = format!("account:{}", session.username);
+    let a = &state.admin;
+    let result: Result<(), crate::error::Error> = match action.as_str() {
+        "unlock" => a.unlock(&name, &form.reason, &actor).await.map(|_| ()),
+        "disable" => a.disable(&name, &form.reason, &actor).await.map(|_| ()),
+        "reset-factors" => a
+            .reset_factors(
+                &name,
+                &form.reason,
+                form.identity_check.as_deref().unwrap_or(""),
+                &actor,
+            )
+            .await
+            .map(|_| ()),
+        "roles" => {
+            let roles: Result<Vec<Role>, _> = form
+                .roles
+                .as_deref()
+                .unwrap_or("")
+                .split([',', ' ', '、'])
+                .filter(|r| !r.trim().is_empty())
+                .map(|r| Role::parse(r.trim()))
+                .collect();
+            match roles {
+                Ok(roles) => a
+                    .set_roles(&name, roles, &form.reason, &actor)
+                    .await
+                    .map(|_| ()),
+                Err(e) => Err(e.into()),
+            }
+        }
+        _ => {
+            return page(
+                lang,
+                &csrf,
+                StatusCode::NOT_FOUND,
+                "/admin",
+                &format!("<p>{}</p>", esc(M::NoSuchAccount.get(lang))),
+            );
+        }
+    };
+    let back = format!("/admin/accounts/{}?lang={}", q(&name), lang.code());
+    let location = match result {
+        Ok(()) => format!("{back}&done={}", q(&action)),
+        Err(e) => {
+            use crate::error::Error;
+            let text = match &e {
+                Error::ReasonRequired => M::ReasonRequired.get(lang).to_owned(),
+                Error::Invalid(m) => m.clone(),
+                Error::Token(t) => t.to_string(),
+                Error::AccountNotFound(_) => M::NoSuchAccount.get(lang).to_owned(),
+                other => {
+                    tracing::warn!(error = %other, "an administrator's action failed");
+                    M::ActionFailed.get(lang).to_owned()
+                }
+            };
+            format!("{back}&error={}", q(&text))
+        }
+    };
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}

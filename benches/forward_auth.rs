@@ -22,14 +22,11 @@ use std::sync::Arc;
 
 use sekimori::admin::InitialPassword;
 use sekimori::app::AppState;
-use sekimori::auth::{LoginOutcome, Origin};
-use sekimori::crypto::SecretString;
-use sekimori::lockout::Zone;
+use sekimori::auth::LoginOutcome;
 
 mod common;
-use common::{account, gateway, redis};
+use common::{FIRST, account, gateway, origin, redis, session_cookie, user};
 
-const PASSWORD: &str = "ocean-walnut-7-lantern";
 /// No address limit (wrk is one address) and a protected web system.
 const GATEWAY_EXTRA: &str =
     "[lockout]\nip_limit = 100000\n[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n";
@@ -100,46 +97,8 @@ async fn serve(router: axum::Router) -> SocketAddr {
     addr
 }
 
-const FIRST: &str = "maple-harbor-3-cinder";
-
-async fn user(state: &AppState, name: &str) {
-    let first = FIRST;
-    state
-        .admin
-        .create(account(name), InitialPassword::Given(first.into()), "bench")
-        .await
-        .unwrap();
-    state
-        .admin
-        .change_own_password(name, &SecretString::from(first), &PASSWORD.into())
-        .await
-        .unwrap();
-}
-
-fn origin() -> Origin {
-    Origin {
-        ip: "127.0.0.1".parse().unwrap(),
-        zone: Zone::External,
-        user_agent: "bench".into(),
-    }
-}
-
 async fn cookie(state: &AppState, name: &str) -> String {
-    match state
-        .login
-        .login(name, &PASSWORD.into(), "emr", &origin())
-        .await
-        .unwrap()
-    {
-        LoginOutcome::Authenticated { cookie, .. } => {
-            format!(
-                "Cookie: {}={}",
-                state.config.session.cookie_name,
-                cookie.expose()
-            )
-        }
-        other => panic!("login: {other:?}"),
-    }
+    format!("Cookie: {}", session_cookie(state, name, "emr").await)
 }
 
 async fn forward_auth_ratio(
@@ -147,7 +106,7 @@ async fn forward_auth_ratio(
     state: &AppState,
     bare: SocketAddr,
 ) -> (Wrk, Wrk, Vec<String>, SocketAddr) {
-    user(state, "bench").await;
+    user(state, "bench", &["nurse"]).await;
     let headers = vec![
         cookie(state, "bench").await,
         "X-Original-URL: http://emr.localhost/chart/1".to_owned(),
@@ -247,7 +206,7 @@ async fn main() {
     );
 
     // 3. Lockout race on the same gateway.
-    user(&state, "race").await;
+    user(&state, "race", &["nurse"]).await;
     let before = state.passwords.hasher().computed();
     let mut race = Vec::new();
     for _ in 0..200 {

@@ -1,10 +1,17 @@
 //! What the benchmarks share: a gateway on a temporary SQLite file, a staff account, and a
 //! real `redis-server` (the integration tests' helper) when one is installed.
 
+// Each bench uses a part of these.
+#![allow(dead_code)]
+
 use std::sync::Arc;
 
 use sekimori::account::{AccountType, FacilityId, NewAccount, Role};
+use sekimori::admin::InitialPassword;
 use sekimori::app::AppState;
+use sekimori::auth::{LoginOutcome, Origin};
+use sekimori::crypto::SecretString;
+use sekimori::lockout::Zone;
 use sekimori::clock::SystemClock;
 use sekimori::config::Config;
 use sekimori::store::sqlite::OpenMode;
@@ -25,6 +32,48 @@ pub async fn gateway(dir: &std::path::Path, extra: &str) -> AppState {
         .unwrap()
         .with_signing_keys()
         .unwrap()
+}
+
+pub const PASSWORD: &str = "ocean-walnut-7-lantern";
+pub const FIRST: &str = "maple-harbor-3-cinder";
+
+/// An account with its own password (`PASSWORD`).
+pub async fn user(state: &AppState, name: &str, roles: &[&str]) {
+    let mut new = account(name);
+    new.roles = roles.iter().map(|r| Role::parse(r).unwrap()).collect();
+    state
+        .admin
+        .create(new, InitialPassword::Given(FIRST.into()), "bench")
+        .await
+        .unwrap();
+    state
+        .admin
+        .change_own_password(name, &SecretString::from(FIRST), &PASSWORD.into())
+        .await
+        .unwrap();
+}
+
+pub fn origin() -> Origin {
+    Origin {
+        ip: "127.0.0.1".parse().unwrap(),
+        zone: Zone::External,
+        user_agent: "bench".into(),
+    }
+}
+
+/// `name=value` of a session cookie for `name` entering `system`.
+pub async fn session_cookie(state: &AppState, name: &str, system: &str) -> String {
+    match state
+        .login
+        .login(name, &PASSWORD.into(), system, &origin())
+        .await
+        .unwrap()
+    {
+        LoginOutcome::Authenticated { cookie, .. } => {
+            format!("{}={}", state.config.session.cookie_name, cookie.expose())
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 pub fn account(name: &str) -> NewAccount {

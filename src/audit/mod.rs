@@ -7,6 +7,7 @@
 
 pub mod chain;
 pub mod export;
+pub mod watch;
 
 use std::sync::Arc;
 

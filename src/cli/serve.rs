@@ -53,6 +53,8 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
     let state = AppState::build(config, Arc::new(SystemClock), OpenMode::CreateAndMigrate)
         .await?
         .with_signing_keys()?;
+    // The auditor console shows the chain's state; a large log is verified in the background.
+    state.chain.spawn_catch_up(state.stores.audit.clone());
     if let Some((account, password)) = state.admin.bootstrap_if_empty().await? {
         // Printed once to the operator's terminal, never logged.
         println!("==========================================================================");

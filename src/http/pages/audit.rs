@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::i18n::{Lang, M};
 use super::layout::{Csrf, document, esc, html, q};
 use crate::app::AppState;
-use crate::audit::chain::Report;
 use crate::audit::export::{Exporter, Format, Lang as ExportLang};
 use crate::audit::{AuditRecord, EventKind, Outcome};
 use crate::http::api::login::session_from;
@@ -130,28 +129,6 @@ async fn auditor(
             ),
             csrf,
         )),
-    }
-}
-
-/// Bring the chain verification up to the newest row (incremental: only new rows are read).
-pub async fn chain_state(state: &AppState) -> Result<Report, crate::store::StoreError> {
-    let mut v = state.chain.lock().await;
-    loop {
-        let rows = state
-            .stores
-            .audit
-            .query_audit(&AuditQuery {
-                after_seq: Some(v.last_seq()),
-                limit: Some(BATCH),
-                ..AuditQuery::default()
-            })
-            .await?;
-        for r in &rows {
-            v.feed(r);
-        }
-        if (rows.len() as u64) < BATCH {
-            return Ok(v.report());
-        }
     }
 }
 
@@ -283,10 +260,8 @@ pub async fn get_audit(
         newest_first: true,
         ..f.query()
     };
-    let (rows, chain) = match (
-        state.stores.audit.query_audit(&query).await,
-        chain_state(&state).await,
-    ) {
+        let chain = state.chain.view(state.stores.audit.clone()).await;
+    let (rows, chain) = match (state.stores.audit.query_audit(&query).await, chain) {
         (Ok(rows), Ok(chain)) => (rows, chain),
         _ => {
             return html(
@@ -303,21 +278,14 @@ pub async fn get_audit(
     };
     let t = |m: M| esc(m.get(lang));
     let qs = f.qs();
-    let chain_line = if chain.is_intact() {
-        format!(
-            r#"<p class="chain ok" id="chain">{} {}</p>"#,
-            t(M::ChainIntact),
-            chain.verified_up_to
-        )
+        let report = &chain.report;
+    let chain_line = if !report.is_intact() {
+        let first = report.problems.first().map_or(0, crate::audit::chain::Problem::seq);
+        format!(r#"<p class="chain error" id="chain">{} {first}</p>"#, t(M::ChainBroken))
+    } else if chain.complete {
+        format!(r#"<p class="chain ok" id="chain">{} {}</p>"#, t(M::ChainIntact), report.verified_up_to)
     } else {
-        let first = chain
-            .problems
-            .first()
-            .map_or(0, crate::audit::chain::Problem::seq);
-        format!(
-            r#"<p class="chain error" id="chain">{} {first}</p>"#,
-            t(M::ChainBroken)
-        )
+        format!(r#"<p class="chain" id="chain">{} {}</p>"#, t(M::ChainVerifying), report.verified_up_to)
     };
     let body_rows: String = rows.iter().map(|r| row_html(lang, r)).collect();
     let older = match rows.last() {

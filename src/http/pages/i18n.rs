@@ -142,6 +142,7 @@ messages! {
     DateTo => "終了日", "To";
     Filter => "絞り込み", "Filter";
     ChainIntact => "ハッシュチェーン正常。検証済みの行:", "Hash chain intact, verified up to row";
+    ChainVerifying => "ハッシュチェーンを検証中です。正常と確認済みの行:", "Verifying the hash chain; intact so far up to row";
     ChainBroken => "ハッシュチェーンが壊れています。最初の異常行:", "Hash chain broken at row";
     Older => "古い行へ", "Older";
     Newest => "最新へ", "Newest";

@@ -143,7 +143,10 @@ async fn main() {
     }
     let t = Instant::now();
     fill(&dir.path().join("data/sekimori.db"), n).await;
-    println!("wrote {n} chained audit rows in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "wrote {n} chained audit rows in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     // A fresh gateway: its first console page verifies the whole chain.
     let state = gateway(dir.path(), "").await;
@@ -170,10 +173,19 @@ async fn main() {
     }
     for (label, path) in [
         ("first page, chain already verified", "/audit".to_owned()),
-        ("filter: one user's lockouts", "/audit?user=user123&kind=account_locked".to_owned()),
-        ("filter: zone (a detail field) + event type", "/audit?zone=trusted&kind=login_blocked".to_owned()),
+        (
+            "filter: one user's lockouts",
+            "/audit?user=user123&kind=account_locked".to_owned(),
+        ),
+        (
+            "filter: zone (a detail field) + event type",
+            "/audit?zone=trusted&kind=login_blocked".to_owned(),
+        ),
         ("filter: one address", "/audit?ip=192.0.2.77".to_owned()),
-        ("deep page (before the middle row)", format!("/audit?before={}", n / 2)),
+        (
+            "deep page (before the middle row)",
+            format!("/audit?before={}", n / 2),
+        ),
     ] {
         let (ms, rows) = median(&app, &cookie, &path, 7).await;
         println!("{label}: median {ms:.1} ms ({rows} rows)");

@@ -10,10 +10,10 @@ use sekimori::account::{AccountType, FacilityId, NewAccount, Role};
 use sekimori::admin::InitialPassword;
 use sekimori::app::AppState;
 use sekimori::auth::{LoginOutcome, Origin};
-use sekimori::crypto::SecretString;
-use sekimori::lockout::Zone;
 use sekimori::clock::SystemClock;
 use sekimori::config::Config;
+use sekimori::crypto::SecretString;
+use sekimori::lockout::Zone;
 use sekimori::store::sqlite::OpenMode;
 
 #[path = "../../tests/it/redis_server.rs"]

@@ -76,7 +76,7 @@ pub struct Services {
     /// `access` decisions of the last few seconds (forward-auth hot path).
     pub access_cache: Arc<DecisionCache>,
     /// The audit chain as verified so far; the auditor console feeds it the newer rows.
-        pub chain: Arc<crate::audit::watch::ChainWatch>,
+    pub chain: Arc<crate::audit::watch::ChainWatch>,
     sqlite: Arc<SqliteStore>,
 }
 

@@ -77,7 +77,10 @@ impl ChainWatch {
 
     /// The state for a page: exact when at most one batch behind, otherwise the state so far
     /// while a background task catches up.
-    pub async fn view(self: &Arc<Self>, store: Arc<dyn AuditStore>) -> Result<ChainView, StoreError> {
+    pub async fn view(
+        self: &Arc<Self>,
+        store: Arc<dyn AuditStore>,
+    ) -> Result<ChainView, StoreError> {
         let Ok(mut v) = self.verifier.try_lock() else {
             return Ok(ChainView {
                 report: self.snapshot(),

@@ -65,6 +65,10 @@ pub fn build_router(state: AppState) -> Router {
         .route("/login/step", post(pages::login::post_step))
         .route("/login/enrol/totp", post(pages::login::post_enrol_totp))
         .route("/logout", post(pages::login::post_logout))
+        .route(
+            "/account",
+            get(pages::account::get_account).post(pages::account::post_account),
+        )
         .route("/audit", get(pages::audit::get_audit))
         .route("/admin", get(pages::admin::get_admin))
         .route("/admin/accounts/{name}", get(pages::admin::get_account))

@@ -171,6 +171,12 @@ try {
     const session = await page.evaluate(() => fetch("/api/v1/session").then((r) => r.json()));
     expect(session.amr.join(",") === "pwd,otp", `amr: ${JSON.stringify(session.amr)}`);
     summary.steps.push({ step: "nurse_signed_in_with_totp" });
+    await page.goto(`${GATEWAY}/account`);
+    expect((await heading(page)) === "マイアカウント", `account page: ${await heading(page)}`);
+    await shotBoth(page, "account");
+    await page.click('a[hreflang="en"]');
+    expect((await heading(page)) === "My account", "account page in English");
+    await shotBoth(page, "account");
     await context.close();
   }
 
@@ -250,6 +256,9 @@ try {
     await page.goto(`${GATEWAY}/admin`);
     expect((await heading(page)) === "アカウント管理", `admin: ${await heading(page)}`);
     await shotBoth(page, "admin");
+    await page.click('a[hreflang="en"]');
+    await shotBoth(page, "admin");
+    await page.click('a[hreflang="ja"]');
     await page.click(`a[href^="/admin/accounts/${LOCKED}"]`);
     expect((await page.locator("#lock-state").textContent()) !== "-", "shown as locked");
     await shotBoth(page, "admin-account");

@@ -263,3 +263,106 @@ async fn the_auditor_console_filters_pages_and_exports_read_only() {
         "{rows:?}"
     );
 }
+
+#[tokio::test]
+async fn the_account_page_manages_own_factors_and_sessions() {
+    let env = Env::new();
+    let gw = Gw::new(env.state().await);
+    gw.user("self-serve", AccountType::Staff, &["nurse"]).await;
+    let other = gw.session("self-serve").await;
+    let session = gw.session("self-serve").await;
+    let token = csrf(&gw).await;
+    let cookies = format!("{session}; sekimori_csrf={token}");
+    let form = |body: String| {
+        Request::post("/account")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookies.clone())
+            .body(Body::from(format!("csrf={token}&lang=en&{body}")))
+            .unwrap()
+    };
+    let p = get(&gw, "/account?lang=en", &session).await;
+    assert_eq!(p.status, StatusCode::OK);
+        assert_eq!(
+        p.html.matches(">End</button>").count(),
+        2,
+        "both sessions listed"
+    );
+    assert!(p.html.contains("Recent sign-ins"));
+
+    // An authenticator app from the page, confirmed with oathtool.
+    let p = send(&gw, form("op=totp".into())).await;
+    let secret = p
+        .html
+        .split(r#"id="totp-secret">"#)
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    let eid = p
+        .html
+        .split(r#"name="enrolment_id" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let code = crate::totp::oathtool(
+        secret,
+        sekimori::clock::Clock::now(&sekimori::clock::SystemClock),
+    );
+    let p = send(&gw, form(format!("op=totp&enrolment_id={eid}&code={code}"))).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(
+        p.headers["location"].to_str().unwrap().contains("done="),
+        "{:?}",
+        p.headers
+    );
+    let page = get(&gw, "/account?lang=en", &session).await.html;
+    let id = page
+        .split(r#"name="id" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // Recovery codes shown once; rename; a wrong password does not remove.
+    let p = send(&gw, form("op=recovery-codes".into())).await;
+    assert_eq!(p.html.matches("<li><code>").count(), 10);
+    let p = send(
+        &gw,
+        form(format!(
+            "op=rename&id={id}&label=%E6%A5%AD%E5%8B%99%E7%94%A8"
+        )),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(get(&gw, "/account", &session).await.html.contains("業務用"));
+    let p = send(&gw, form(format!("op=remove&id={id}&password=not-it-123"))).await;
+    assert!(p.headers["location"].to_str().unwrap().contains("error="));
+    let p = send(&gw, form(format!("op=remove&id={id}&password={PASSWORD}"))).await;
+    assert!(p.headers["location"].to_str().unwrap().contains("done="));
+
+    // End the other session from here.
+    let sid = {
+        let s = gw.call("GET", "/api/v1/session", &other, None).await;
+        s.body["sid"].as_str().unwrap().to_owned()
+    };
+    let p = send(&gw, form(format!("op=revoke&sid={sid}"))).await;
+    assert!(p.headers["location"].to_str().unwrap().contains("done="));
+    assert_eq!(
+        gw.call("GET", "/api/v1/session", &other, None).await.code(),
+        "no_session"
+    );
+    let kinds: Vec<String> = gw
+        .audit_kinds()
+        .await
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .collect();
+    for k in ["factor_enrolled", "recovery_codes_issued", "factor_removed"] {
+        assert!(kinds.contains(&k.to_owned()), "{k}: {kinds:?}");
+    }
+}

@@ -340,7 +340,18 @@ pub async fn post_recovery_codes(
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (session, account) = signed_in(&state, &headers).await?;
-    let has_factor = crate::auth::factor_facts(&state.stores, &state.config, &account)
+    let codes = issue_recovery_codes(&state, &session, &account).await?;
+    let shown: Vec<&str> = codes.iter().map(SecretString::expose).collect();
+    Ok(Json(json!({ "recovery_codes": shown })))
+}
+
+/// A new set of recovery codes for the signed-in person (the old ones stop working), audited.
+pub async fn issue_recovery_codes(
+    state: &AppState,
+    session: &SessionRecord,
+    account: &Account,
+) -> Result<Vec<SecretString>, ApiError> {
+    let has_factor = crate::auth::factor_facts(&state.stores, &state.config, account)
         .await?
         .has_second_factor;
     if !has_factor {
@@ -372,8 +383,7 @@ pub async fn post_recovery_codes(
     .detail("sid", session.sid.as_str());
     event.ip = Some(session.ip.clone());
     state.auditor.record(event).await?;
-    let shown: Vec<&str> = codes.iter().map(SecretString::expose).collect();
-    Ok(Json(json!({ "recovery_codes": shown })))
+    Ok(codes)
 }
 
 #[derive(Debug, Deserialize)]
@@ -423,6 +433,19 @@ pub async fn delete_factor(
     AppJson(body): AppJson<RemoveBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (session, account) = signed_in(&state, &headers).await?;
+    remove_own(&state, &session, &account, id, &body.password).await?;
+    Ok(Json(json!({ "removed": id })))
+}
+
+/// Remove one of the signed-in person's own factors after re-entering the password; never
+/// the last one an account needs. Audited whatever happens.
+pub async fn remove_own(
+    state: &AppState,
+    session: &SessionRecord,
+    account: &Account,
+    id: i64,
+    password: &SecretString,
+) -> Result<(), ApiError> {
     let now = state.clock.now();
     let event = |outcome, kind: &str| {
         let mut e = AuditEvent::new(
@@ -440,7 +463,7 @@ pub async fn delete_factor(
     };
     if !state
         .passwords
-        .verify(&account, &body.password)
+        .verify(account, password)
         .await
         .map_err(ApiError::from)?
     {
@@ -467,7 +490,7 @@ pub async fn delete_factor(
         .iter()
         .filter(|f| f.id != id && (f.kind == "totp" || f.kind == "webauthn"))
         .count();
-    if others == 0 && crate::auth::needs_second_factor(&account, now) {
+    if others == 0 && crate::auth::needs_second_factor(account, now) {
         state
             .auditor
             .record(event(Outcome::Denied, &target.kind).detail("reason", "last_factor"))
@@ -490,5 +513,5 @@ pub async fn delete_factor(
         .auditor
         .record(event(Outcome::Success, &target.kind))
         .await?;
-    Ok(Json(json!({ "removed": id })))
+    Ok(())
 }

@@ -260,7 +260,7 @@ pub async fn get_audit(
         newest_first: true,
         ..f.query()
     };
-        let chain = state.chain.view(state.stores.audit.clone()).await;
+    let chain = state.chain.view(state.stores.audit.clone()).await;
     let (rows, chain) = match (state.stores.audit.query_audit(&query).await, chain) {
         (Ok(rows), Ok(chain)) => (rows, chain),
         _ => {
@@ -278,14 +278,28 @@ pub async fn get_audit(
     };
     let t = |m: M| esc(m.get(lang));
     let qs = f.qs();
-        let report = &chain.report;
+    let report = &chain.report;
     let chain_line = if !report.is_intact() {
-        let first = report.problems.first().map_or(0, crate::audit::chain::Problem::seq);
-        format!(r#"<p class="chain error" id="chain">{} {first}</p>"#, t(M::ChainBroken))
+        let first = report
+            .problems
+            .first()
+            .map_or(0, crate::audit::chain::Problem::seq);
+        format!(
+            r#"<p class="chain error" id="chain">{} {first}</p>"#,
+            t(M::ChainBroken)
+        )
     } else if chain.complete {
-        format!(r#"<p class="chain ok" id="chain">{} {}</p>"#, t(M::ChainIntact), report.verified_up_to)
+        format!(
+            r#"<p class="chain ok" id="chain">{} {}</p>"#,
+            t(M::ChainIntact),
+            report.verified_up_to
+        )
     } else {
-        format!(r#"<p class="chain" id="chain">{} {}</p>"#, t(M::ChainVerifying), report.verified_up_to)
+        format!(
+            r#"<p class="chain" id="chain">{} {}</p>"#,
+            t(M::ChainVerifying),
+            report.verified_up_to
+        )
     };
     let body_rows: String = rows.iter().map(|r| row_html(lang, r)).collect();
     let older = match rows.last() {

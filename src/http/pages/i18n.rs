@@ -179,6 +179,22 @@ messages! {
     Disable => "無効化", "Disable";
     ReasonRequired => "理由を入力してください（監査ログに記録されます）。", "A reason is required (it goes into the audit log).";
     ActionFailed => "操作できませんでした。", "The action failed.";
+    AccountTitle => "マイアカウント", "My account";
+    Rename => "名前を変更", "Rename";
+    Remove => "削除", "Remove";
+    ThisSession => "この画面", "this one";
+    EndSession => "終了", "End";
+    PasswordWrong => "パスワードが正しくありません。", "The password is not correct.";
+    LastFactor => "唯一の二要素は削除できません。先に別の二要素を登録してください。", "Your only second factor cannot be removed: add another one first.";
+    RecoveryShownOnce => "リカバリーコードは今回だけ表示されます。印刷するか書き留めて、安全な場所に保管してください。以前のコードは無効になりました。", "These recovery codes are shown only now. Print or write them down and keep them safe. The old codes no longer work.";
+    Enrolled => "登録日時", "Enrolled";
+    LastUsed => "最終使用", "Last used";
+    NewRecoveryCodes => "リカバリーコードを新しく発行", "Make new recovery codes";
+    Sessions => "サインイン中のセッション", "Active sessions";
+    Started => "開始", "Started";
+    Device => "端末（ブラウザー）", "Device (browser)";
+    Methods => "認証方法", "Methods";
+    RecentSignIns => "最近のサインイン", "Recent sign-ins";
 }
 
 #[cfg(test)]

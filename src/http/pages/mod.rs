@@ -3,12 +3,13 @@
 //! `/static/portal.css`). Japanese and English by `Accept-Language`, `?lang=` switches; the
 //! only script is a static file, so the CSP allows no inline script.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod i18n;
 pub mod layout;
 pub mod login;
-mod views;
+pub(crate) mod views;
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

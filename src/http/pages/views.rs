@@ -269,6 +269,35 @@ pub fn totp_confirm(
 }
 
 /// `until`: (RFC 3339 for the `datetime` attribute, the JST time people read).
+/// TOTP enrolment from the account page: the QR code, the key and the confirming code.
+pub fn account_totp(
+    lang: Lang,
+    csrf: &Csrf,
+    enrolment_id: &str,
+    qr_svg: &str,
+    secret: &str,
+) -> String {
+    format!(
+        r#"<p>{scan}</p><figure class="qr">{qr_svg}</figure>
+<p>{key_label}: <code id="totp-secret">{secret}</code></p>
+<form method="post" action="/account" class="card">
+{csrf}<input type="hidden" name="lang" value="{code}"><input type="hidden" name="op" value="totp">
+<input type="hidden" name="enrolment_id" value="{eid}">
+<label for="code">{label}</label>
+<input id="code" name="code" autocomplete="one-time-code" inputmode="numeric" pattern="[0-9]{{6}}" maxlength="6" required>
+<button type="submit">{verify}</button>
+</form>"#,
+        scan = esc(M::TotpScan.get(lang)),
+        key_label = esc(M::TotpKey.get(lang)),
+        secret = esc(secret),
+        csrf = csrf.field(),
+        code = lang.code(),
+        eid = esc(enrolment_id),
+        label = esc(M::TotpConfirm.get(lang)),
+        verify = esc(M::Verify.get(lang)),
+    )
+}
+
 pub fn locked(lang: Lang, until: Option<(&str, &str)>) -> String {
     match until {
         Some((machine, human)) => format!(
@@ -320,12 +349,13 @@ pub fn signed_in(lang: Lang, csrf: &Csrf, s: SignedIn<'_>) -> String {
         r#"<p>{label}: <strong>{who}</strong></p>
 {notices}
 {cont}
-<p><a href="/factors/security-keys?lang={code}">{keys}</a></p>
+<p><a href="/account?lang={code}">{account}</a> · <a href="/factors/security-keys?lang={code}">{keys}</a></p>
 <form method="post" action="/logout">{csrf}<input type="hidden" name="lang" value="{code}"><button type="submit">{out}</button></form>"#,
         label = esc(M::SignedInAs.get(lang)),
         who = esc(s.display),
         code = lang.code(),
         keys = esc(M::SecurityKeysTitle.get(lang)),
+        account = esc(M::AccountTitle.get(lang)),
         csrf = csrf.field(),
         out = esc(M::SignOut.get(lang)),
     )

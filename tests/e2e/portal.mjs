@@ -89,21 +89,24 @@ async function shotBoth(page, name) {
 }
 
 /** A first sign-in through the pages: new password, TOTP enrolment; the TOTP key. */
-async function firstSignIn(page, user) {
+async function firstSignIn(page, user, shots = false) {
   await page.goto(`${GATEWAY}/login`);
   await page.fill("#username", user);
   await page.fill("#password", FIRST);
   await page.click('form[action="/login"] button[type="submit"]');
   const h = await heading(page);
   expect(["パスワードの変更", "Change your password"].includes(h), `first sign-in of ${user}: ${h}`);
+  if (shots) await shotBoth(page, "change-password");
   await page.fill("#new_password", NEW_PASSWORD);
   await page.fill("#new_password_again", NEW_PASSWORD);
   await page.click('form[action="/login/step"] button[type="submit"]');
   await page.click('form[action="/login/enrol/totp"] button[type="submit"]');
   const secret = (await page.locator("#totp-secret").textContent()).trim();
+  if (shots) await shotBoth(page, "enrol-totp");
   await page.fill("#code", totp(secret, Math.floor(Date.now() / 1000)));
   await page.click('form[action="/login/enrol/totp"] button[type="submit"]');
   await page.waitForLoadState();
+  if (shots) await shotBoth(page, "signed-in");
   return secret;
 }
 
@@ -212,10 +215,24 @@ try {
   for (const locale of ["ja-JP", "en-US"]) {
     const { page, context } = await newPage(locale);
     await page.goto(`${GATEWAY}/login`);
-    for (let i = 0; i < (locale === "ja-JP" ? 6 : 1); i++) {
-      await page.fill("#username", LOCKED);
-      await page.fill("#password", "wrong-password-x");
-      await page.click('form[action="/login"] button[type="submit"]');
+    if (locale === "ja-JP") {
+      for (let i = 0; i < 6; i++) {
+        await page.fill("#username", LOCKED);
+        await page.fill("#password", "wrong-password-x");
+        await page.click('form[action="/login"] button[type="submit"]');
+      }
+    } else {
+      // Keyboard only: Tab to the username, type, Tab, type, Enter.
+      for (let i = 0; i < 6; i++) {
+        if ((await page.evaluate(() => document.activeElement && document.activeElement.id)) === "username") break;
+        await page.keyboard.press("Tab");
+      }
+      expect((await page.evaluate(() => document.activeElement.id)) === "username", "Tab reaches the username");
+      await page.keyboard.type(LOCKED);
+      await page.keyboard.press("Tab");
+      await page.keyboard.type("wrong-password-x");
+      await page.keyboard.press("Enter");
+      await page.waitForLoadState();
     }
     const title = await heading(page);
     expect(["一時的にロックされています", "Temporarily locked"].includes(title), `locked: ${title}`);
@@ -225,6 +242,14 @@ try {
     summary.steps.push({ step: "locked_page", until });
     await context.close();
   }
+  // The first-sign-in pages in English.
+  {
+    const { page, context } = await newPage("en-US");
+    await firstSignIn(page, process.env.ENGLISH_USER, true);
+    expect((await heading(page)) === "Signed in", `English first sign-in: ${await heading(page)}`);
+    await context.close();
+  }
+
   // 4. The auditor: lockout events of the locked account, then the CSV of that view.
   {
     const { page, context } = await newPage("ja-JP");
@@ -266,6 +291,8 @@ try {
     await page.click('form[action$="/unlock"] button[type="submit"]');
     await page.waitForLoadState();
     expect((await page.locator("#lock-state").textContent()) === "-", "unlocked");
+    await page.click('a[hreflang="en"]');
+    await shotBoth(page, "admin-account");
     summary.steps.push({ step: "admin_unlocked" });
     await context.close();
   }

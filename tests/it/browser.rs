@@ -131,7 +131,8 @@ fn portal_in_chromium() {
         ("portal-key", "nurse"),
         ("portal-locked", "nurse"),
         ("portal-auditor", "auditor"),
-        ("portal-admin", "it_admin"),
+                ("portal-admin", "it_admin"),
+        ("portal-english", "nurse"),
     ] {
         let add = env.run(
             &[
@@ -176,6 +177,7 @@ fn portal_in_chromium() {
         .env("LOCKED", "portal-locked")
         .env("AUDITOR", "portal-auditor")
         .env("ADMIN", "portal-admin")
+        .env("ENGLISH_USER", "portal-english")
         .env("PASSWORD", crate::gateway::PASSWORD)
         .env("FIRST", first)
         .output()

@@ -16,19 +16,13 @@
 // Screenshots of every page in Japanese and English go to screenshots/; any console error
 // other than the status of a page that is meant to be an error fails the run.
 
-import { chromium } from "playwright-core";
 import { createHmac } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { readFileSync } from "node:fs";
+import { env, expect, run } from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const shots = path.join(here, "screenshots");
-mkdirSync(shots, { recursive: true });
-const { GATEWAY, NURSE, KEYUSER, LOCKED, AUDITOR, ADMIN, PASSWORD, FIRST } = process.env;
-for (const [k, v] of Object.entries({ GATEWAY, NURSE, KEYUSER, LOCKED, AUDITOR, ADMIN, PASSWORD, FIRST })) {
-  if (!v) throw new Error(`${k} is not set`);
-}
+const { GATEWAY, NURSE, KEYUSER, LOCKED, AUDITOR, ADMIN, PASSWORD, FIRST, ENGLISH_USER } = env([
+  "GATEWAY", "NURSE", "KEYUSER", "LOCKED", "AUDITOR", "ADMIN", "PASSWORD", "FIRST", "ENGLISH_USER",
+]);
 const NEW_PASSWORD = "river-lantern-8-maple-quiet";
 
 /** RFC 6238 (SHA-1, 6 digits, 30 s) from a base32 key. */
@@ -47,66 +41,25 @@ function totp(base32, unixSeconds) {
   return String(n).padStart(6, "0");
 }
 
-const expect = (cond, msg) => {
-  if (!cond) throw new Error(msg);
-};
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-    "--disable-default-apps", "--disable-sync", "--no-first-run"],
-});
-const summary = { steps: [], screenshots: [] };
-const problems = [];
-
-async function newPage(locale) {
-  const context = await browser.newContext({ locale, extraHTTPHeaders: { "accept-language": locale } });
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() !== "error") return;
-    // A page answered with an error status on purpose (wrong password 401, locked 429).
-    const own = m.location().url && m.location().url.split("?")[0] === page.url().split("?")[0];
-    if (own && /status of (401|403|422|429)/.test(m.text())) return;
-    problems.push(`console: ${m.text()} at ${m.location().url}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  return { context, page, cdp };
-}
-
-async function shot(page, name) {
-  const file = path.join(shots, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  summary.screenshots.push(name);
-}
-
-/** Both languages of the page now shown (the switch link keeps the page). */
-async function shotBoth(page, name) {
-  const lang = await page.evaluate(() => document.documentElement.lang);
-  await shot(page, `${name}-${lang}`);
-}
-
 /** A first sign-in through the pages: new password, TOTP enrolment; the TOTP key. */
-async function firstSignIn(page, user, shots = false) {
+async function firstSignIn(page, user, shot = null) {
   await page.goto(`${GATEWAY}/login`);
   await page.fill("#username", user);
   await page.fill("#password", FIRST);
   await page.click('form[action="/login"] button[type="submit"]');
   const h = await heading(page);
   expect(["パスワードの変更", "Change your password"].includes(h), `first sign-in of ${user}: ${h}`);
-  if (shots) await shotBoth(page, "change-password");
+  if (shot) await shot(page, "change-password");
   await page.fill("#new_password", NEW_PASSWORD);
   await page.fill("#new_password_again", NEW_PASSWORD);
   await page.click('form[action="/login/step"] button[type="submit"]');
   await page.click('form[action="/login/enrol/totp"] button[type="submit"]');
   const secret = (await page.locator("#totp-secret").textContent()).trim();
-  if (shots) await shotBoth(page, "enrol-totp");
+  if (shot) await shot(page, "enrol-totp");
   await page.fill("#code", totp(secret, Math.floor(Date.now() / 1000)));
   await page.click('form[action="/login/enrol/totp"] button[type="submit"]');
   await page.waitForLoadState();
-  if (shots) await shotBoth(page, "signed-in");
+  if (shot) await shot(page, "signed-in");
   return secret;
 }
 
@@ -116,7 +69,10 @@ const heading = async (page) => {
   return err.length ? `${h} [${err.join(" / ")}]` : h;
 };
 
-try {
+await run(async (t) => {
+  const { summary } = t;
+  const newPage = (locale) => t.newPage(locale);
+  const shotBoth = (page, name) => t.shot(page, name);
   const wanted = `${GATEWAY}/factors/security-keys`;
   // 1. The nurse: first sign-in with enrolment, then password + TOTP.
   {
@@ -245,7 +201,7 @@ try {
   // The first-sign-in pages in English.
   {
     const { page, context } = await newPage("en-US");
-    await firstSignIn(page, process.env.ENGLISH_USER, true);
+    await firstSignIn(page, ENGLISH_USER, shotBoth);
     expect((await heading(page)) === "Signed in", `English first sign-in: ${await heading(page)}`);
     await context.close();
   }
@@ -265,7 +221,7 @@ try {
     await shotBoth(page, "audit");
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export")]);
     const file = await download.path();
-    const csv = (await import("node:fs")).readFileSync(file, "utf8").replace(/^\uFEFF/, "");
+    const csv = readFileSync(file, "utf8").replace(/^\uFEFF/, "");
     expect(csv.startsWith("連番,日時,施設,種別,結果"), `CSV header: ${csv.slice(0, 60)}`);
     expect(csv.includes("アカウントロック") && csv.includes(LOCKED), "the locked account in the CSV");
     summary.steps.push({ step: "auditor_filtered_and_exported", rows });
@@ -296,14 +252,4 @@ try {
     summary.steps.push({ step: "admin_unlocked" });
     await context.close();
   }
-  expect(problems.length === 0, `browser problems:\n${problems.join("\n")}`);
-  summary.ok = true;
-} catch (e) {
-  summary.ok = false;
-  summary.error = String(e && e.stack ? e.stack : e);
-  summary.problems = problems;
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(summary));
-process.exit(summary.ok ? 0 : 1);
+});

@@ -13,51 +13,9 @@
 // Screenshots of the page in Japanese and English go to screenshots/. Any console error or
 // page error fails the run. The last line printed is a JSON summary for the Rust side.
 
-import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { env, expect, run } from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const shots = path.join(here, "screenshots");
-mkdirSync(shots, { recursive: true });
-
-const { GATEWAY, ADMIN, NURSE, PASSWORD, FIRST } = process.env;
-for (const [k, v] of Object.entries({ GATEWAY, ADMIN, NURSE, PASSWORD, FIRST })) {
-  if (!v) throw new Error(`${k} is not set`);
-}
-
-const fail = (msg) => {
-  throw new Error(msg);
-};
-const expect = (cond, msg) => cond || fail(msg);
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-default-apps",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
-const summary = { steps: [] };
-const problems = [];
-
-async function newPage(locale) {
-  const context = await browser.newContext({ locale, extraHTTPHeaders: { "accept-language": locale } });
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  const cdp = await context.newCDPSession(page);
-  await cdp.send("WebAuthn.enable", { enableUI: false });
-  return { context, page, cdp };
-}
+const { GATEWAY, ADMIN, NURSE, PASSWORD, FIRST } = env(["GATEWAY", "ADMIN", "NURSE", "PASSWORD", "FIRST"]);
 
 async function authenticator(cdp, options) {
   const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
@@ -74,7 +32,9 @@ async function authenticator(cdp, options) {
 const call = (page, fn, ...args) => page.evaluate(([fn, args]) => window.Sekimori[fn](...args), [fn, args]);
 const api = (page, p, body) => call(page, "api", p, body);
 
-try {
+await run(async (t) => {
+  const { summary } = t;
+  const newPage = (locale) => t.newPage(locale);
   // 1. Administrator: enrol a roaming security key before the first session.
   {
     const { page, cdp, context } = await newPage("ja-JP");
@@ -100,7 +60,7 @@ try {
     summary.steps.push({ step: "admin_signed_in_with_key", amr: r.body.amr });
     const creds = await cdp.send("WebAuthn.getCredentials", { authenticatorId: key });
     expect(creds.credentials.length === 1 && creds.credentials[0].signCount >= 1, "one key, used");
-    await page.screenshot({ path: path.join(shots, "security-keys-ja.png"), fullPage: true });
+    await t.shot(page, "security-keys");
     await context.close();
   }
 
@@ -120,7 +80,7 @@ try {
     const list = await page.evaluate(() => fetch("/api/v1/factors").then((x) => x.json()));
     expect(list.factors.length === 1 && list.factors[0].label === "ward tablet", `factors: ${JSON.stringify(list)}`);
     summary.steps.push({ step: "nurse_registered_passkey" });
-    await page.screenshot({ path: path.join(shots, "security-keys-en.png"), fullPage: true });
+    await t.shot(page, "security-keys");
 
     await api(page, "/api/v1/logout", {});
     await page.evaluate(() => {
@@ -136,14 +96,4 @@ try {
     summary.steps.push({ step: "nurse_passwordless", amr: s.amr });
     await context.close();
   }
-  expect(problems.length === 0, `browser problems:\n${problems.join("\n")}`);
-  summary.ok = true;
-} catch (e) {
-  summary.ok = false;
-  summary.error = String(e && e.stack ? e.stack : e);
-  summary.problems = problems;
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(summary));
-process.exit(summary.ok ? 0 : 1);
+});

@@ -17,6 +17,50 @@ fn node_modules_ready() -> std::path::PathBuf {
     dir
 }
 
+/// Run a browser script with `vars`; its JSON summary. A failed run panics with the summary,
+/// the script's stderr and the newest audit rows.
+fn browser_run(
+    env: &Env,
+    e2e: &std::path::Path,
+    script: &str,
+    vars: &[(&str, &str)],
+) -> serde_json::Value {
+    let mut cmd = Command::new("node");
+    cmd.arg(e2e.join(script)).current_dir(e2e);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .expect("node must be installed (tests/run.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no summary from the browser run:\n{}", text(&out)));
+    if summary["ok"] != true || !out.status.success() {
+        let export = env.run(&["audit", "export", "--format", "jsonl"], None);
+        let log = String::from_utf8_lossy(&export.stdout);
+        let tail: Vec<&str> = log.lines().rev().take(8).collect();
+        panic!(
+            "{summary:#}\n{}\naudit tail: {tail:#?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    summary
+}
+
+/// The names of the steps a run reported.
+fn steps(summary: &serde_json::Value) -> Vec<String> {
+    summary["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn webauthn_in_chromium() {
     let e2e = node_modules_ready();
@@ -47,35 +91,19 @@ fn webauthn_in_chromium() {
     assert!(add.status.success(), "{}", text(&add));
     gw.enrol(&env, "browser-nurse", &[], "portal");
 
-    let out = Command::new("node")
-        .arg(e2e.join("webauthn.mjs"))
-        .current_dir(&e2e)
-        .env("GATEWAY", &url)
-        .env("ADMIN", "browser-admin")
-        .env("NURSE", "browser-nurse")
-        .env("PASSWORD", crate::gateway::PASSWORD)
-        .env("FIRST", first)
-        .output()
-        .expect("node must be installed (tests/run.sh installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: serde_json::Value = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no summary from the browser run:\n{}", text(&out)));
-    assert_eq!(
-        summary["ok"],
-        true,
-        "{summary:#}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let summary = browser_run(
+        &env,
+        &e2e,
+        "webauthn.mjs",
+        &[
+            ("GATEWAY", url.as_str()),
+            ("ADMIN", "browser-admin"),
+            ("NURSE", "browser-nurse"),
+            ("PASSWORD", crate::gateway::PASSWORD),
+            ("FIRST", first),
+        ],
     );
-    assert!(out.status.success());
-    let steps: Vec<&str> = summary["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
+    let steps = steps(&summary);
     assert_eq!(
         steps,
         [
@@ -131,7 +159,7 @@ fn portal_in_chromium() {
         ("portal-key", "nurse"),
         ("portal-locked", "nurse"),
         ("portal-auditor", "auditor"),
-                ("portal-admin", "it_admin"),
+        ("portal-admin", "it_admin"),
         ("portal-english", "nurse"),
     ] {
         let add = env.run(
@@ -168,41 +196,23 @@ fn portal_in_chromium() {
         done.body
     );
 
-    let out = Command::new("node")
-        .arg(e2e.join("portal.mjs"))
-        .current_dir(&e2e)
-        .env("GATEWAY", &url)
-        .env("NURSE", "portal-nurse")
-        .env("KEYUSER", "portal-key")
-        .env("LOCKED", "portal-locked")
-        .env("AUDITOR", "portal-auditor")
-        .env("ADMIN", "portal-admin")
-        .env("ENGLISH_USER", "portal-english")
-        .env("PASSWORD", crate::gateway::PASSWORD)
-        .env("FIRST", first)
-        .output()
-        .expect("node must be installed (tests/run.sh installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: serde_json::Value = stdout
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no summary from the browser run:\n{}", text(&out)));
-    if summary["ok"] != true {
-        let export = env.run(&["audit", "export", "--format", "jsonl"], None);
-        let log = String::from_utf8_lossy(&export.stdout);
-        let tail: Vec<&str> = log.lines().rev().take(8).collect();
-        panic!(
-            "{summary:#}\n{}\naudit tail: {tail:#?}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let steps: Vec<&str> = summary["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
+    let summary = browser_run(
+        &env,
+        &e2e,
+        "portal.mjs",
+        &[
+            ("GATEWAY", url.as_str()),
+            ("NURSE", "portal-nurse"),
+            ("KEYUSER", "portal-key"),
+            ("LOCKED", "portal-locked"),
+            ("AUDITOR", "portal-auditor"),
+            ("ADMIN", "portal-admin"),
+            ("ENGLISH_USER", "portal-english"),
+            ("PASSWORD", crate::gateway::PASSWORD),
+            ("FIRST", first),
+        ],
+    );
+    let steps = steps(&summary);
     assert_eq!(
         steps,
         [

@@ -282,7 +282,7 @@ async fn the_account_page_manages_own_factors_and_sessions() {
     };
     let p = get(&gw, "/account?lang=en", &session).await;
     assert_eq!(p.status, StatusCode::OK);
-        assert_eq!(
+    assert_eq!(
         p.html.matches(">End</button>").count(),
         2,
         "both sessions listed"

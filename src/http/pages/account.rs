@@ -148,15 +148,7 @@ pub async fn get_account(
             )
         })
         .collect();
-    let flash = match (&aq.done, &aq.error) {
-        (_, Some(e)) => format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)),
-        (Some(d), None) => format!(
-            r#"<p class="notice" role="status">{}: {}</p>"#,
-            t(M::Done),
-            esc(d)
-        ),
-        _ => String::new(),
-    };
+    let flash = views::flash(lang, aq.done.as_deref(), aq.error.as_deref());
     let body = format!(
         r#"{flash}
 <p>{signed_in}: <strong>{who}</strong></p>

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::i18n::{Lang, M};
 use super::layout::{Csrf, document, esc, form_is_ours, html, q};
+use super::views;
 use crate::account::{Account, Role};
 use crate::app::AppState;
 use crate::http::api::admin::ADMIN_ROLE;
@@ -249,15 +250,7 @@ pub async fn get_account(
     let r = row(&state, account, lang).await;
     let a = &r.account;
     let t = |m: M| esc(m.get(lang));
-    let flash = match (&aq.done, &aq.error) {
-        (_, Some(e)) => format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)),
-        (Some(d), None) => format!(
-            r#"<p class="notice" role="status">{}: {}</p>"#,
-            t(M::Done),
-            esc(d)
-        ),
-        _ => String::new(),
-    };
+    let flash = views::flash(lang, aq.done.as_deref(), aq.error.as_deref());
     let roles_field = format!(
         r#"<label for="roles-roles">{}</label><input id="roles-roles" name="roles" value="{}" required>"#,
         t(M::RolesComma),

@@ -298,6 +298,19 @@ pub fn account_totp(
     )
 }
 
+/// The line that says how the last action went (`?done=` or `?error=`).
+pub fn flash(lang: Lang, done: Option<&str>, error: Option<&str>) -> String {
+    match (done, error) {
+        (_, Some(e)) => format!(r#"<p class="error" role="alert">{}</p>"#, esc(e)),
+        (Some(d), None) => format!(
+            r#"<p class="notice" role="status">{}: {}</p>"#,
+            esc(M::Done.get(lang)),
+            esc(d)
+        ),
+        _ => String::new(),
+    }
+}
+
 pub fn locked(lang: Lang, until: Option<(&str, &str)>) -> String {
     match until {
         Some((machine, human)) => format!(

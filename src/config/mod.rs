@@ -5,6 +5,7 @@
 pub mod factors;
 pub mod gateway;
 pub mod raw;
+mod url;
 mod validate;
 
 use std::net::SocketAddr;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::gateway;
 use super::raw::RawConfig;
+use super::url::{is_local_host, url_host};
 use super::{
     Config, ConfigErrors, Exemption, FacilityConfig, LogConfig, LogFormat, PasswordConfig, Problem,
     ServerConfig, StateBackend, StoreConfig, SystemConfig,
@@ -155,25 +156,6 @@ fn levenshtein(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-fn is_local_host(host: &str) -> bool {
-    host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.")
-}
-
-/// `scheme://host[:port][/...]` → host, without pulling in a URL crate for one field.
-fn url_host(url: &str) -> Option<(String, String)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.is_empty() || authority.contains('@') {
-        return None;
-    }
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        format!("[{}]", v6.split(']').next()?)
-    } else {
-        authority.split(':').next()?.to_owned()
-    };
-    Some((scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
 fn read_pepper(path: &Path, problems: &mut Vec<Problem>) -> Option<SecretBytes> {

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod device;
 pub mod error;
 pub mod http;
 pub mod lockout;

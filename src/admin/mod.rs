@@ -40,7 +40,7 @@ pub struct AccountAdmin {
     live: Option<live::Live>,
 }
 
-fn require_reason(reason: &str) -> Result<&str, Error> {
+pub(crate) fn require_reason(reason: &str) -> Result<&str, Error> {
     let r = reason.trim();
     if r.is_empty() {
         return Err(Error::ReasonRequired);

@@ -73,6 +73,8 @@ pub struct Services {
     pub webauthn: Option<WebauthnService>,
     /// Loaded by `serve` (and tests) only: CLI commands never create key files.
     pub assertions: Option<Arc<Assertions>>,
+    /// The device register (機器台帳).
+    pub devices: crate::device::service::DeviceRegister,
     /// `access` decisions of the last few seconds (forward-auth hot path).
     pub access_cache: Arc<DecisionCache>,
     /// The audit chain as verified so far; the auditor console feeds it the newer rows.
@@ -186,6 +188,12 @@ impl AppState {
         )
         .await?;
         let login = login.with_factors(totp.clone(), webauthn.clone());
+        let devices = crate::device::service::DeviceRegister::new(
+            stores.clone(),
+            auditor.clone(),
+            clock.clone(),
+            config.facility.id.clone(),
+        );
         Ok(Self(Arc::new(Services {
             config,
             clock,
@@ -202,6 +210,7 @@ impl AppState {
             webauthn,
             assertions: None,
             chain: Arc::default(),
+            devices,
             access_cache: Arc::new(DecisionCache::new(
                 std::time::Duration::from_secs(5),
                 100_000,

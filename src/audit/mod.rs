@@ -34,6 +34,9 @@ token_enum! {
         FactorRemoved => "factor_removed", "二要素の削除";
         FactorsReset => "factors_reset", "二要素のリセット";
         RecoveryCodesIssued => "recovery_codes_issued", "リカバリーコード発行";
+        DeviceRegistered => "device_registered", "機器の登録";
+        DeviceDisabled => "device_disabled", "機器の無効化";
+        DeviceCredentialRotated => "device_credential_rotated", "機器資格情報の更新";
         PasswordChanged => "password_changed", "パスワード変更";
         PasswordRejected => "password_rejected", "パスワード拒否";
         PasswordReset => "password_reset", "パスワード再発行";

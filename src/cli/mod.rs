@@ -7,6 +7,7 @@
 mod audit;
 mod breach;
 mod config;
+mod device;
 mod factors;
 mod healthcheck;
 mod output;
@@ -59,6 +60,9 @@ pub enum Command {
     /// List and end sessions.
     #[command(subcommand)]
     Session(session::SessionCommand),
+    /// The device register (機器台帳): terminals, servers, network devices.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
     /// Read, verify and export the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -182,6 +186,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Config(c) => config::run(c, &cli.config, lang),
         Command::User(c) => user::run(c, &cli.config, lang).await,
         Command::Session(c) => session::run(c, &cli.config, lang).await,
+        Command::Device(c) => device::run(c, &cli.config, lang).await,
         Command::Audit(c) => audit::run(c, &cli.config, lang).await,
         Command::Breach(c) => breach::run(c),
         Command::Policy(c) => policy::run(c, &cli.config, lang).await,

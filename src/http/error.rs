@@ -132,7 +132,7 @@ impl From<Error> for ApiError {
                 match code {
                     "passwordless_disabled" => StatusCode::FORBIDDEN,
                     "factor_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-                    "factor_not_found" => StatusCode::NOT_FOUND,
+                    "factor_not_found" | "device_not_found" => StatusCode::NOT_FOUND,
                     _ => StatusCode::CONFLICT,
                 },
                 code,

@@ -111,6 +111,22 @@ pub fn build_router(state: AppState) -> Router {
             post(api::webauthn::post_passkey_challenge),
         )
         .route(
+            "/api/v1/admin/devices",
+            get(api::devices::get_devices).post(api::devices::post_device),
+        )
+        .route(
+            "/api/v1/admin/devices/{name}",
+            get(api::devices::get_device),
+        )
+        .route(
+            "/api/v1/admin/devices/{name}/disable",
+            post(api::devices::post_disable),
+        )
+        .route(
+            "/api/v1/admin/devices/{name}/rotate-credential",
+            post(api::devices::post_rotate),
+        )
+        .route(
             "/api/v1/admin/accounts/{name}/factors",
             get(api::admin::get_factors),
         )

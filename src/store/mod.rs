@@ -170,6 +170,23 @@ pub trait FactorStore: Send + Sync + std::fmt::Debug {
 }
 
 #[async_trait]
+pub trait DeviceStore: Send + Sync + std::fmt::Debug {
+    /// Register a device; `Conflict` when the facility has one of that name.
+    async fn add_device(&self, device: &crate::device::Device) -> Result<(), StoreError>;
+    async fn list_devices(
+        &self,
+        facility: &FacilityId,
+    ) -> Result<Vec<crate::device::Device>, StoreError>;
+    async fn find_device(
+        &self,
+        facility: &FacilityId,
+        name: &str,
+    ) -> Result<Option<crate::device::Device>, StoreError>;
+    /// Save status, credential, location, owner and last-seen time.
+    async fn update_device(&self, device: &crate::device::Device) -> Result<(), StoreError>;
+}
+
+#[async_trait]
 pub trait PasswordHistoryStore: Send + Sync + std::fmt::Debug {
     /// The newest `limit` password hashes of the account, newest first (the current one
     /// included).
@@ -218,6 +235,7 @@ pub struct Stores {
     pub accounts: Arc<dyn AccountStore>,
     pub credentials: Arc<dyn CredentialStore>,
     pub factors: Arc<dyn FactorStore>,
+    pub devices: Arc<dyn DeviceStore>,
     pub history: Arc<dyn PasswordHistoryStore>,
     pub audit: Arc<dyn AuditStore>,
     pub health: Arc<dyn StoreHealth>,
@@ -230,6 +248,7 @@ impl Stores {
         B: AccountStore
             + CredentialStore
             + FactorStore
+            + DeviceStore
             + PasswordHistoryStore
             + AuditStore
             + StoreHealth
@@ -238,6 +257,7 @@ impl Stores {
         Self {
             accounts: backend.clone(),
             factors: backend.clone(),
+            devices: backend.clone(),
             credentials: backend.clone(),
             history: backend.clone(),
             audit: backend.clone(),

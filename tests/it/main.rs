@@ -13,6 +13,7 @@ mod authz;
 mod browser;
 mod caddy;
 mod cli;
+mod devices;
 mod factors;
 mod gateway;
 mod http;

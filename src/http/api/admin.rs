@@ -17,7 +17,7 @@ use crate::session::SessionRecord;
 /// The role that may administer accounts.
 pub const ADMIN_ROLE: &str = "it_admin";
 
-async fn admin_session(
+pub(crate) async fn admin_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<std::sync::Arc<SessionRecord>, ApiError> {
@@ -32,7 +32,7 @@ async fn admin_session(
     Ok(s)
 }
 
-fn actor(s: &SessionRecord) -> String {
+pub(crate) fn actor(s: &SessionRecord) -> String {
     format!("account:{}", s.username)
 }
 

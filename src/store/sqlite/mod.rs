@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod devices;
 mod factors;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,110 @@
+//! The device register for administrators (role `it_admin`): `GET|POST /api/v1/admin/devices`,
+//! `GET /api/v1/admin/devices/{name}`, `POST …/{name}/disable` and `…/{name}/rotate-credential`.
+//! The same audited use cases as `sekimori device …`; a credential is returned once.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::admin::{actor, admin_session};
+use crate::app::AppState;
+use crate::device::DeviceKind;
+use crate::device::service::NewDevice;
+use crate::http::error::ApiError;
+use crate::http::extract::AppJson;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddBody {
+    name: String,
+    kind: String,
+    #[serde(default)]
+    location: String,
+    #[serde(default)]
+    owner: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    reason: String,
+}
+
+pub async fn get_devices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin_session(&state, &headers).await?;
+    let list = state.devices.list().await?;
+    Ok(Json(json!({ "devices": list })))
+}
+
+pub async fn post_device(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<AddBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let admin = admin_session(&state, &headers).await?;
+    let kind = DeviceKind::parse(&body.kind).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "`kind` must be terminal, server or network",
+        )
+    })?;
+    let (device, token) = state
+        .devices
+        .add(
+            NewDevice {
+                name: body.name,
+                kind,
+                location: body.location,
+                owner: body.owner,
+            },
+            &actor(&admin),
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "device": device, "credential": token.expose() })),
+    ))
+}
+
+pub async fn get_device(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    admin_session(&state, &headers).await?;
+    Ok(Json(json!({ "device": state.devices.find(&name).await? })))
+}
+
+pub async fn post_disable(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<ReasonBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let admin = admin_session(&state, &headers).await?;
+    let d = state
+        .devices
+        .disable(&name, &body.reason, &actor(&admin))
+        .await?;
+    Ok(Json(json!({ "device": d })))
+}
+
+pub async fn post_rotate(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<ReasonBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let admin = admin_session(&state, &headers).await?;
+    let (d, token) = state
+        .devices
+        .rotate(&name, &body.reason, &actor(&admin))
+        .await?;
+    Ok(Json(json!({ "device": d, "credential": token.expose() })))
+}

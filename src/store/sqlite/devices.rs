@@ -1,0 +1,109 @@
+//! The device register in SQLite.
+
+use async_trait::async_trait;
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, map_err};
+use crate::account::FacilityId;
+use crate::clock::{from_millis, to_millis};
+use crate::device::{Device, DeviceKind, DeviceStatus};
+use crate::store::{DeviceStore, StoreError};
+
+fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
+    let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    let id = s("id")?;
+    let kind = s("kind")?;
+    let status = s("status")?;
+    Ok(Device {
+        id: uuid::Uuid::parse_str(&id)
+            .map_err(|e| StoreError::Invalid(format!("device {id}: {e}")))?,
+        facility_id: FacilityId(s("facility_id")?),
+        name: s("name")?,
+        kind: DeviceKind::parse(&kind)
+            .ok_or_else(|| StoreError::Invalid(format!("device {id}: kind `{kind}`")))?,
+        location: s("location")?,
+        owner: s("owner")?,
+        registered_by: s("registered_by")?,
+        status: DeviceStatus::parse(&status)
+            .ok_or_else(|| StoreError::Invalid(format!("device {id}: status `{status}`")))?,
+        credential_hash: s("credential_hash")?,
+        credential_rotated_at: from_millis(row.try_get("credential_rotated_at").map_err(map_err)?),
+        created_at: from_millis(row.try_get("created_at").map_err(map_err)?),
+        last_seen_at: row
+            .try_get::<Option<i64>, _>("last_seen_at")
+            .map_err(map_err)?
+            .map(from_millis),
+    })
+}
+
+#[async_trait]
+impl DeviceStore for SqliteStore {
+    async fn add_device(&self, d: &Device) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO devices (id, facility_id, name, kind, location, owner, registered_by, \
+             status, credential_hash, credential_rotated_at, created_at, last_seen_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .bind(d.id.to_string())
+        .bind(&d.facility_id.0)
+        .bind(&d.name)
+        .bind(d.kind.as_str())
+        .bind(&d.location)
+        .bind(&d.owner)
+        .bind(&d.registered_by)
+        .bind(d.status.as_str())
+        .bind(&d.credential_hash)
+        .bind(to_millis(d.credential_rotated_at))
+        .bind(to_millis(d.created_at))
+        .bind(d.last_seen_at.map(to_millis))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn list_devices(&self, facility: &FacilityId) -> Result<Vec<Device>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM devices WHERE facility_id = ?1 ORDER BY name")
+            .bind(&facility.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(device_from_row).collect()
+    }
+
+    async fn find_device(
+        &self,
+        facility: &FacilityId,
+        name: &str,
+    ) -> Result<Option<Device>, StoreError> {
+        let row = sqlx::query("SELECT * FROM devices WHERE facility_id = ?1 AND name = ?2")
+            .bind(&facility.0)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(device_from_row).transpose()
+    }
+
+    async fn update_device(&self, d: &Device) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE devices SET status = ?2, credential_hash = ?3, credential_rotated_at = ?4, \
+             location = ?5, owner = ?6, last_seen_at = ?7 WHERE id = ?1",
+        )
+        .bind(d.id.to_string())
+        .bind(d.status.as_str())
+        .bind(&d.credential_hash)
+        .bind(to_millis(d.credential_rotated_at))
+        .bind(&d.location)
+        .bind(&d.owner)
+        .bind(d.last_seen_at.map(to_millis))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("device"));
+        }
+        Ok(())
+    }
+}

@@ -399,17 +399,25 @@ pub async fn patch_factor(
     AppJson(body): AppJson<RenameBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, account) = signed_in(&state, &headers).await?;
-    check_label(&body.label)?;
+    rename_own(&state, &account, id, &body.label).await?;
+    Ok(Json(json!({ "id": id, "label": body.label.trim() })))
+}
+
+/// Rename one of the signed-in person's own factors.
+pub async fn rename_own(
+    state: &AppState,
+    account: &Account,
+    id: i64,
+    label: &str,
+) -> Result<(), ApiError> {
+    check_label(label)?;
     let done = state
         .stores
         .factors
-        .rename_factor(account.id, id, body.label.trim())
+        .rename_factor(account.id, id, label.trim())
         .await
         .map_err(ApiError::from)?;
-    if !done {
-        return Err(not_found());
-    }
-    Ok(Json(json!({ "id": id, "label": body.label.trim() })))
+    if done { Ok(()) } else { Err(not_found()) }
 }
 
 fn not_found() -> ApiError {

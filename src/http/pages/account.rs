@@ -53,7 +53,7 @@ pub async fn get_account(
     Query(aq): Query<AccountQuery>,
 ) -> Response {
     let lang = Lang::choose(aq.lang.as_deref(), &headers);
-    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    let csrf = Csrf::for_request(&state, &headers);
     let Ok((session, account)) = signed_in(&state, &headers).await else {
         return to_login(&state);
     };
@@ -213,7 +213,7 @@ pub async fn post_account(
     Form(form): Form<AccountForm>,
 ) -> Response {
     let lang = Lang::choose(form.lang.as_deref(), &headers);
-    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    let csrf = Csrf::for_request(&state, &headers);
     if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
         let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
         return html(
@@ -238,16 +238,8 @@ pub async fn post_account(
             let (Some(id), Some(label)) = (form.id, form.label.as_deref()) else {
                 return back(Err(M::ActionFailed.get(lang).to_owned()));
             };
-            if crate::http::api::factors::check_label(label).is_err() {
-                return back(Err(M::ActionFailed.get(lang).to_owned()));
-            }
-            match state
-                .stores
-                .factors
-                .rename_factor(account.id, id, label.trim())
-                .await
-            {
-                Ok(true) => back(Ok(M::Rename.get(lang))),
+            match crate::http::api::factors::rename_own(&state, &account, id, label).await {
+                Ok(()) => back(Ok(M::Rename.get(lang))),
                 _ => back(Err(M::ActionFailed.get(lang).to_owned())),
             }
         }

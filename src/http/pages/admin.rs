@@ -118,7 +118,7 @@ pub async fn get_admin(
     Query(aq): Query<AdminQuery>,
 ) -> Response {
     let lang = Lang::choose(aq.lang.as_deref(), &headers);
-    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    let csrf = Csrf::for_request(&state, &headers);
     if let Err(r) = admin(&state, &headers, lang, &csrf).await {
         return r;
     }
@@ -230,7 +230,7 @@ pub async fn get_account(
     Query(aq): Query<AdminQuery>,
 ) -> Response {
     let lang = Lang::choose(aq.lang.as_deref(), &headers);
-    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    let csrf = Csrf::for_request(&state, &headers);
     if let Err(r) = admin(&state, &headers, lang, &csrf).await {
         return r;
     }
@@ -326,7 +326,7 @@ pub async fn post_action(
     Form(form): Form<ActionForm>,
 ) -> Response {
     let lang = Lang::choose(form.lang.as_deref(), &headers);
-    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    let csrf = Csrf::for_request(&state, &headers);
     if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
         return page(
             lang,

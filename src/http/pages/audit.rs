@@ -250,7 +250,7 @@ pub async fn get_audit(
     Query(f): Query<Filters>,
 ) -> Response {
     let lang = Lang::choose(f.lang.as_deref(), &headers);
-    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    let csrf = Csrf::for_request(&state, &headers);
     if let Err(r) = auditor(&state, &headers, lang, &csrf).await {
         return r;
     }
@@ -363,7 +363,7 @@ pub async fn get_export(
     Query(f): Query<Filters>,
 ) -> Response {
     let lang = Lang::choose(f.lang.as_deref(), &headers);
-    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    let csrf = Csrf::for_request(&state, &headers);
     if let Err(r) = auditor(&state, &headers, lang, &csrf).await {
         return r;
     }

@@ -110,6 +110,12 @@ pub struct Csrf {
 }
 
 impl Csrf {
+    /// This browser's token on this gateway (the cookie is `Secure` unless the gateway allows
+    /// insecure cookies on localhost).
+    pub fn for_request(state: &crate::app::AppState, headers: &HeaderMap) -> Self {
+        Self::of(headers, !state.config.server.danger_insecure_cookies)
+    }
+
     pub fn of(headers: &HeaderMap, secure: bool) -> Self {
         match cookie(headers, CSRF_COOKIE).filter(|t| is_token(t)) {
             Some(t) => Self {

@@ -34,7 +34,7 @@ impl Ctx {
     fn new(state: &AppState, headers: &HeaderMap, lang: Option<&str>, rd: Option<&str>) -> Self {
         Self {
             lang: Lang::choose(lang, headers),
-            csrf: Csrf::of(headers, !state.config.server.danger_insecure_cookies),
+            csrf: Csrf::for_request(state, headers),
             rd: rd.and_then(|r| safe_return_url(r, &state.config)),
         }
     }

@@ -62,7 +62,7 @@ pub async fn get_security_keys(
     Query(query): Query<LangQuery>,
 ) -> Response {
     let lang = Lang::choose(query.lang.as_deref(), &headers);
-    let csrf = Csrf::of(&headers, !state.config.server.danger_insecure_cookies);
+    let csrf = Csrf::for_request(&state, &headers);
     let doc = document(
         lang,
         M::SecurityKeysTitle,

@@ -58,6 +58,8 @@ pub fn origin() -> Origin {
         ip: "127.0.0.1".parse().unwrap(),
         zone: Zone::External,
         user_agent: "bench".into(),
+        device: None,
+        channel: sekimori::auth::Channel::Web,
     }
 }
 

@@ -37,6 +37,7 @@ token_enum! {
         DeviceRegistered => "device_registered", "機器の登録";
         DeviceDisabled => "device_disabled", "機器の無効化";
         DeviceCredentialRotated => "device_credential_rotated", "機器資格情報の更新";
+        DeviceAuthFailed => "device_auth_failed", "機器認証の失敗";
         PasswordChanged => "password_changed", "パスワード変更";
         PasswordRejected => "password_rejected", "パスワード拒否";
         PasswordReset => "password_reset", "パスワード再発行";

@@ -61,7 +61,7 @@ impl LoginService {
                 .detail("amr", amr.clone()),
             )
             .await?;
-        let system = self.system(&record.system)?;
+        let system = self.system(&record.system).await?;
         self.decide(account, &system, amr, "ok", origin, now).await
     }
 }

@@ -18,9 +18,14 @@
 //! ```
 
 mod enrol;
+mod facts;
 pub mod flow;
+pub mod pam;
 mod second_factor;
 
+pub use facts::{
+    FactorFacts, Notice, factor_facts, needs_second_factor, password_state, with_methods,
+};
 pub use second_factor::{Answer, Challenge};
 
 use std::net::IpAddr;
@@ -53,6 +58,29 @@ pub struct Origin {
     pub ip: IpAddr,
     pub zone: Zone,
     pub user_agent: String,
+    /// The registered device the request comes from: a terminal's browser with its device
+    /// cookie, or the server or terminal whose PAM module asks.
+    pub device: Option<String>,
+    pub channel: Channel,
+}
+
+/// How a sign-in reaches the gateway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Channel {
+    /// A browser or an application: a session cookie is the result.
+    #[default]
+    Web,
+    /// The PAM module of a server or terminal: an allow or deny, no session.
+    Pam,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Web => "web",
+            Channel::Pam => "pam",
+        }
+    }
 }
 
 /// The answer to a login step.
@@ -89,6 +117,11 @@ pub enum LoginOutcome {
         policy_ids: Vec<String>,
     },
     InvalidCredentials,
+    /// A PAM sign-in the policy allows: the module lets the person in; no session is made.
+    Allowed {
+        amr: Vec<String>,
+        policy_ids: Vec<String>,
+    },
     /// A second-factor answer was refused (`invalid_code`, `code_already_used`, a WebAuthn
     /// refusal code …); a new flow id to try again with, unless the attempts are used up.
     CodeRefused {
@@ -103,97 +136,6 @@ pub enum LoginOutcome {
     Blocked {
         until: Option<DateTime<Utc>>,
     },
-}
-
-/// Something the signed-in person should know, shown with the new session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "notice", rename_all = "snake_case")]
-pub enum Notice {
-    /// No second factor yet: enrol before the deadline; this many sign-ins remain before
-    /// enrolment becomes part of the sign-in.
-    EnrolmentRecommended {
-        required_from: String,
-        grace_remaining: u32,
-    },
-    /// Few recovery codes remain: make new ones.
-    RecoveryCodesLow { remaining: usize },
-}
-
-/// An account's second factors as the login and the policy see them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FactorFacts {
-    /// A TOTP or WebAuthn factor (recovery codes alone are a backup, not a factor).
-    pub has_second_factor: bool,
-    pub methods: Vec<&'static str>,
-    pub recovery_codes: usize,
-    pub nudges: u32,
-    pub enrolment_overdue: bool,
-}
-
-/// Read an account's factor facts; `count_nudge` records one more sign-in without a factor.
-pub async fn factor_facts(
-    stores: &Stores,
-    config: &Config,
-    account: &Account,
-) -> Result<FactorFacts, Error> {
-    let list = stores.factors.list_factors(account.id).await?;
-    let has = |k: &str| list.iter().any(|f| f.kind == k);
-    let recovery_codes = list.iter().filter(|f| f.kind == "recovery").count();
-    let mut methods = Vec::new();
-    if has("totp") {
-        methods.push("totp");
-    }
-    if has("webauthn") {
-        methods.push("webauthn");
-    }
-    if recovery_codes > 0 {
-        methods.push("recovery_code");
-    }
-    let has_second_factor = has("totp") || has("webauthn");
-    // Machine accounts cannot enrol; they are never nudged.
-    let nudged = !has_second_factor && account.account_type.as_str() != "service";
-    let nudges = if nudged {
-        stores.factors.enrolment_nudges(account.id, false).await?
-    } else {
-        0
-    };
-    Ok(FactorFacts {
-        has_second_factor,
-        methods,
-        recovery_codes,
-        nudges,
-        enrolment_overdue: nudged && nudges >= config.factors.enrolment_grace_logins,
-    })
-}
-
-/// `amr` with `methods` added, each once, in order.
-pub fn with_methods(mut amr: Vec<String>, methods: Vec<String>) -> Vec<String> {
-    for m in methods {
-        if !amr.contains(&m) {
-            amr.push(m);
-        }
-    }
-    amr
-}
-
-/// Does this account need a second factor on its own, whatever the system? Administrators,
-/// vendors and emergency accounts always do; everyone from 2027-04-01 (terminals and servers
-/// need two factors, and people use those).
-pub fn needs_second_factor(account: &Account, now: DateTime<Utc>) -> bool {
-    matches!(
-        account.account_type.as_str(),
-        "admin" | "vendor" | "emergency"
-    ) || now.timestamp() >= crate::policy::factors::TWO_FACTOR_DEADLINE_UNIX
-}
-
-/// Why a password must change, as the policy context sees it.
-pub fn password_state(status: AccountStatus, breached: bool) -> &'static str {
-    match status {
-        AccountStatus::MustChangePassword => "must_change",
-        AccountStatus::Compromised => "compromised",
-        _ if breached => "breached",
-        _ => "ok",
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -271,16 +213,30 @@ impl LoginService {
         let mut e = AuditEvent::new(self.config.facility.id.clone(), kind, outcome)
             .subject(subject)
             .detail("zone", origin.zone.as_str());
+        e.device = origin.device.clone();
+        if origin.channel != Channel::Web {
+            e = e.detail("channel", origin.channel.as_str());
+        }
         e.ip = Some(origin.ip.to_string());
         e
     }
 
-    fn system(&self, id: &str) -> Result<SystemFacts, Error> {
-        let s = self
-            .config
-            .system(id)
-            .ok_or_else(|| Error::Invalid(format!("unknown system `{id}`")))?;
-        Ok(SystemFacts::of(s, &self.config.facility.id))
+    /// A configured system, or a registered server or terminal (`device:NAME`, the resource
+    /// of a PAM sign-in).
+    async fn system(&self, id: &str) -> Result<SystemFacts, Error> {
+        if let Some(s) = self.config.system(id) {
+            return Ok(SystemFacts::of(s, &self.config.facility.id));
+        }
+        if let Some(name) = id.strip_prefix(pam::DEVICE_PREFIX) {
+            let device = self
+                .stores
+                .devices
+                .find_device(&self.config.facility.id, name)
+                .await?
+                .ok_or(Error::FlowInvalid)?;
+            return Ok(pam::device_system(&self.config, &device));
+        }
+        Err(Error::Invalid(format!("unknown system `{id}`")))
     }
 
     /// Step one: username and password.
@@ -291,8 +247,19 @@ impl LoginService {
         system: &str,
         origin: &Origin,
     ) -> Result<LoginOutcome, Error> {
+        let system = self.system(system).await?;
+        self.login_at(username, password, &system, origin).await
+    }
+
+    /// The password step for a system already resolved.
+    async fn login_at(
+        &self,
+        username: &str,
+        password: &SecretString,
+        system: &SystemFacts,
+        origin: &Origin,
+    ) -> Result<LoginOutcome, Error> {
         let username = Username::parse(username)?;
-        let system = self.system(system)?;
         let now = self.clock.now();
         let lc = &self.config.lockout;
 
@@ -377,7 +344,7 @@ impl LoginService {
             ))
         });
         let pstate = password_state(account.status, breached);
-        self.decide(&account, &system, vec!["pwd".into()], pstate, origin, now)
+        self.decide(&account, system, vec!["pwd".into()], pstate, origin, now)
             .await
     }
 
@@ -450,6 +417,8 @@ impl LoginService {
             zone: origin.zone,
             password_state: pstate.to_owned(),
             enrolment_overdue: ff.enrolment_overdue,
+            device: origin.device.clone().unwrap_or_default(),
+            channel: origin.channel.as_str(),
         };
         let Decision {
             verdict,
@@ -460,6 +429,15 @@ impl LoginService {
             system,
             &facts,
         );
+        // A PAM stack that asks for a code always has it checked, whatever the policy needs.
+        let verdict = match verdict {
+            Verdict::Issue if origin.channel == Channel::Pam && !pam::has_second_factor(&amr) => {
+                Verdict::NeedFactor {
+                    kinds: vec![FactorKind::Possession],
+                }
+            }
+            v => v,
+        };
         let subject = account.username.as_str();
         let base = |kind, outcome| {
             self.event(kind, outcome, subject, origin)
@@ -482,6 +460,12 @@ impl LoginService {
             expires_at,
         };
         match verdict {
+            Verdict::Issue if origin.channel == Channel::Pam => {
+                self.auditor
+                    .record(base(EventKind::LoginAttempt, Outcome::Success))
+                    .await?;
+                Ok(LoginOutcome::Allowed { amr, policy_ids })
+            }
             Verdict::Issue => {
                 let (cookie, session) = self
                     .sessions
@@ -663,7 +647,7 @@ impl LoginService {
             return Err(Error::FlowInvalid);
         };
         let mut account = self.flow_account(&record).await?;
-        let system = self.system(&record.system)?;
+        let system = self.system(&record.system).await?;
         let actor = format!("account:{}", account.username);
         match self
             .passwords
@@ -743,24 +727,5 @@ impl LoginService {
             )
             .await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn password_state_follows_the_account_and_the_breach_filter() {
-        assert_eq!(password_state(AccountStatus::Active, false), "ok");
-        assert_eq!(password_state(AccountStatus::Active, true), "breached");
-        assert_eq!(
-            password_state(AccountStatus::MustChangePassword, false),
-            "must_change"
-        );
-        assert_eq!(
-            password_state(AccountStatus::Compromised, true),
-            "compromised"
-        );
     }
 }

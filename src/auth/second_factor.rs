@@ -116,7 +116,7 @@ impl LoginService {
                 message: "Passwordless sign-in is turned off; sign in with your password.",
             });
         }
-        let system = self.system(system)?;
+        let system = self.system(system).await?;
         let now = self.clock.now();
         let (name, account) = match username {
             Some(u) => {
@@ -276,7 +276,7 @@ impl LoginService {
                             .detail("factor_id", factor),
                     )
                     .await?;
-                let system = self.system(&record.system)?;
+                let system = self.system(&record.system).await?;
                 let pstate = if passwordless {
                     super::password_state(account.status, false)
                 } else {

@@ -172,6 +172,8 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                     },
                     password_state: password_state.into(),
                     enrolment_overdue: ff.enrolment_overdue,
+                    device: String::new(),
+                    channel: "web",
                 };
                 let system_facts = SystemFacts::of(sys, &state.config.facility.id);
                 let decision = state.policy.issue_session(

@@ -110,6 +110,59 @@ impl DeviceRegister {
             })
     }
 
+    /// The device a PAM module (or another device client) speaks for: registered, active,
+    /// a server or terminal, and holding this credential. A refusal is audited with the
+    /// asking address and says nothing about which check failed.
+    pub async fn authenticate(
+        &self,
+        name: &str,
+        token: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<Device, Error> {
+        let found = self
+            .stores
+            .devices
+            .find_device(&self.facility, name.trim())
+            .await?;
+        let reason = match &found {
+            None => "unknown_device",
+            Some(d) if d.status != DeviceStatus::Active => "device_disabled",
+            Some(d) if d.kind == DeviceKind::Network => "device_kind",
+            Some(d) if !d.accepts(token) => "wrong_credential",
+            Some(_) => "",
+        };
+        match found {
+            Some(mut d) if reason.is_empty() => {
+                let now = self.clock.now();
+                // Last seen to the minute: one write per device and minute, not per sign-in.
+                if d.last_seen_at
+                    .is_none_or(|t| now - t > chrono::Duration::minutes(1))
+                {
+                    d.last_seen_at = Some(now);
+                    if let Err(e) = self.stores.devices.update_device(&d).await {
+                        tracing::warn!(error = %e, "recording a device's last contact failed");
+                    }
+                }
+                Ok(d)
+            }
+            _ => {
+                let mut e = AuditEvent::new(
+                    self.facility.clone(),
+                    EventKind::DeviceAuthFailed,
+                    Outcome::Failure,
+                )
+                .subject(format!("device:{}", name.trim()))
+                .detail("reason", reason);
+                e.ip = Some(ip.to_string());
+                self.auditor.record(e).await?;
+                Err(Error::Refused {
+                    code: "device_unauthorized",
+                    message: "The device is not registered, is disabled, or its credential is wrong.",
+                })
+            }
+        }
+    }
+
     pub async fn disable(&self, name: &str, reason: &str, actor: &str) -> Result<Device, Error> {
         let reason = crate::admin::require_reason(reason)?;
         let mut d = self.find(name).await?;

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 
 use super::error::ApiError;
 use crate::app::AppState;
-use crate::auth::Origin;
+use crate::auth::{Channel, Origin};
 use crate::config::NetworkConfig;
 use crate::lockout::Zone;
 
@@ -91,6 +91,8 @@ impl FromRequestParts<AppState> for Client {
                 ip,
                 zone: zone_of(ip, net),
                 user_agent,
+                device: None,
+                channel: Channel::Web,
             },
             peer,
             via_trusted_proxy: net.is_trusted_proxy(peer),

@@ -133,6 +133,7 @@ impl From<Error> for ApiError {
                     "passwordless_disabled" => StatusCode::FORBIDDEN,
                     "factor_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
                     "factor_not_found" | "device_not_found" => StatusCode::NOT_FOUND,
+                    "device_unauthorized" => StatusCode::UNAUTHORIZED,
                     _ => StatusCode::CONFLICT,
                 },
                 code,

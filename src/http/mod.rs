@@ -150,6 +150,10 @@ pub fn build_router(state: AppState) -> Router {
             "/api/v1/admin/accounts/{name}/sessions/revoke",
             post(api::admin::post_revoke),
         )
+        .route(
+            "/api/v1/pam/authenticate",
+            post(api::pam::post_authenticate),
+        )
         .route("/api/v1/authz/auth-request", get(authz::get_auth_request))
         .route("/api/v1/authz/forward-auth", get(authz::get_forward_auth))
         .route("/.well-known/jwks.json", get(wellknown::get_jwks))

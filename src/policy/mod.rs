@@ -133,6 +133,10 @@ pub struct SessionFacts {
     pub password_state: String,
     /// No second factor, and the sign-ins allowed without one before 2027-04-01 are used up.
     pub enrolment_overdue: bool,
+    /// The registered device asked from (a terminal's browser, a PAM module), or empty.
+    pub device: String,
+    /// web | pam
+    pub channel: &'static str,
 }
 
 /// The facts of an `access` question: one request on the forward-auth path.
@@ -482,6 +486,8 @@ impl PolicyEngine {
             "zone": facts.zone.as_str(),
             "password_state": facts.password_state,
             "enrolment_overdue": facts.enrolment_overdue,
+            "device": facts.device,
+            "channel": facts.channel,
         });
         self.decide("issue_session", account, system, context, &kinds)
     }

@@ -41,6 +41,8 @@ fn facts(now: DateTime<Utc>, amr: &[&str], password_state: &str) -> SessionFacts
         zone: Zone::Trusted,
         password_state: password_state.into(),
         enrolment_overdue: false,
+        device: String::new(),
+        channel: "web",
     }
 }
 

@@ -20,6 +20,7 @@ mod http;
 mod live_admin;
 mod login;
 mod nginx;
+mod pam;
 mod passwords;
 mod policy;
 mod portal;

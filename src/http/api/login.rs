@@ -259,13 +259,16 @@ pub fn respond(
             "expires_at": expires_at.to_rfc3339(),
         }))
         .into_response(),
-        LoginOutcome::Denied { policy_ids } => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "denied",
-            "The access policy does not allow a session here.",
-        )
-        .with_details(json!({ "policy_ids": policy_ids }))
-        .into_response(),
+        // The PAM channel's answer never reaches the login API.
+        LoginOutcome::Denied { policy_ids } | LoginOutcome::Allowed { policy_ids, .. } => {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "denied",
+                "The access policy does not allow a session here.",
+            )
+            .with_details(json!({ "policy_ids": policy_ids }))
+            .into_response()
+        }
         LoginOutcome::InvalidCredentials => invalid_credentials().into_response(),
         LoginOutcome::CodeRefused {
             reason,

@@ -4,5 +4,6 @@ pub mod admin;
 pub mod devices;
 pub mod factors;
 pub mod login;
+pub mod pam;
 pub mod password;
 pub mod webauthn;

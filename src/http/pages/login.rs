@@ -538,7 +538,8 @@ async fn outcome(
             let body = views::enrol_choice(lang, &ctx.csrf, ctx.rd(), flow_id.expose());
             ctx.page(StatusCode::OK, M::EnrolTitle, &body)
         }
-        LoginOutcome::Denied { .. } => ctx.page(
+        // The PAM channel's answer never reaches a page.
+        LoginOutcome::Denied { .. } | LoginOutcome::Allowed { .. } => ctx.page(
             StatusCode::FORBIDDEN,
             M::DeniedTitle,
             &views::message(lang, M::DeniedLead, None),

@@ -17,7 +17,9 @@ step() { printf '\n==> %s\n' "$*"; }
 # database test as an unprivileged user), docker-compose (validates docker/compose.yaml; no
 # Docker engine needed for `config`), chromium + nodejs/npm (WebAuthn in a real browser with
 # its virtual authenticator, driven by playwright-core from tests/e2e) and fonts-noto-cjk
-# (Japanese text in the browser's screenshots).
+# (Japanese text in the browser's screenshots), libpam0g-dev (links the PAM module),
+# pamtester, openssh-server and python3-paramiko (the PAM module through libpam and a real
+# sshd).
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -29,6 +31,10 @@ command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 { command -v node && command -v npm; } >/dev/null 2>&1 || need+=(nodejs npm)
 fc-list 2>/dev/null | grep -q "Noto Sans CJK" || need+=(fonts-noto-cjk)
+[ -e /usr/include/security/pam_modules.h ] || need+=(libpam0g-dev)
+command -v pamtester >/dev/null 2>&1 || need+=(pamtester)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server openssh-client)
+/usr/bin/python3 -c 'import paramiko' >/dev/null 2>&1 || need+=(python3-paramiko)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${need[*]}"
@@ -46,11 +52,14 @@ npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo test (unit + integration)"
-cargo test --locked --lib --bins --tests
+step "PAM module (the integration tests load it through libpam)"
+cargo build --locked -p pam_sekimori
+
+step "cargo test (unit + integration, gateway and PAM module)"
+cargo test --locked --workspace --lib --bins --tests
 
 step "cargo clippy (warnings are errors)"
-cargo clippy --locked --lib --bins --tests --benches -- -D warnings
+cargo clippy --locked --workspace --lib --bins --tests --benches -- -D warnings
 
 step "docker compose file"
 docker-compose -f docker/compose.yaml config -q

@@ -27,6 +27,7 @@ mod portal;
 mod process;
 mod redis_server;
 mod serve;
+mod ssh;
 mod state;
 mod store_conformance;
 mod support;

@@ -93,6 +93,9 @@ impl Gateway for HttpGateway {
         Ok((status, value))
     }
 
+    // The module is synchronous (libpam calls it on the application's thread): sleeping is
+    // the right way to wait here, unlike in the gateway.
+    #[allow(clippy::disallowed_methods)]
     fn wait(&self, d: Duration) {
         std::thread::sleep(d);
     }

@@ -200,6 +200,8 @@ fn args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
         .collect()
 }
 
+// The edge where the time is read once and passed to the logic as an argument.
+#[allow(clippy::disallowed_methods)]
 fn run(handle: &mut Handle, args: &[String]) -> Verdict {
     let path = args
         .iter()

@@ -45,15 +45,18 @@ impl Conversation for Script {
     }
 }
 
+/// One scripted answer of the gateway.
+type Answer = Result<(u16, Value), String>;
+
 #[derive(Default)]
 struct Gw {
-    answers: RefCell<VecDeque<Result<(u16, Value), String>>>,
+    answers: RefCell<VecDeque<Answer>>,
     sent: RefCell<Vec<(String, Value)>>,
     waited: RefCell<Duration>,
 }
 
 impl Gateway for Gw {
-    fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+    fn post(&self, path: &str, body: &Value) -> Answer {
         self.sent.borrow_mut().push((path.to_owned(), body.clone()));
         self.answers
             .borrow_mut()
@@ -86,7 +89,7 @@ fn script(answers: &[&str]) -> Script {
     }
 }
 
-fn gw(answers: Vec<Result<(u16, Value), String>>) -> Gw {
+fn gw(answers: Vec<Answer>) -> Gw {
     Gw {
         answers: RefCell::new(answers.into()),
         ..Gw::default()
@@ -143,7 +146,7 @@ fn password_mode_asks_for_the_password_first_and_sends_both() {
 
 #[test]
 fn every_failure_of_the_gateway_is_a_denial() {
-    let cases: Vec<(Result<(u16, Value), String>, &str)> = vec![
+    let cases: Vec<(Answer, &str)> = vec![
         (
             Err("gateway unreachable at https://gw.example: connection refused".into()),
             "unreachable",

@@ -71,6 +71,13 @@ pub fn to_jst_string(at: DateTime<Utc>) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
+/// An instant for people: `2026-11-21 09:00 (UTC+09:00)`.
+pub fn to_jst_display(at: DateTime<Utc>) -> String {
+    at.with_timezone(&jst())
+        .format("%Y-%m-%d %H:%M (UTC+09:00)")
+        .to_string()
+}
+
 /// Milliseconds since the Unix epoch, the storage form of every timestamp.
 pub fn to_millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()

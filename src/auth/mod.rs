@@ -17,6 +17,7 @@
 //!  POST /login {flow_id, new_password} ─► the policy again, with the new password
 //! ```
 
+pub mod device_flow;
 mod enrol;
 mod facts;
 pub mod flow;

@@ -75,6 +75,26 @@ impl PamOutcome {
     }
 }
 
+/// The reason codes a stored refusal can carry, as the static strings the answer uses.
+pub fn reason_code(reason: &str) -> &'static str {
+    const KNOWN: [&str; 13] = [
+        "invalid_code",
+        "code_already_used",
+        "locked",
+        "enrolment_required",
+        "password_change_required",
+        "stronger_factor_required",
+        "denied",
+        "clock_skew",
+        "expired",
+        "no_security_key",
+        "denied_by_user",
+        "invalid_credentials",
+        "invalid_code_format",
+    ];
+    KNOWN.into_iter().find(|k| *k == reason).unwrap_or("denied")
+}
+
 /// What the module shows the person, in Japanese and English (one line each side).
 pub fn message(reason: &str) -> &'static str {
     match reason {
@@ -104,6 +124,10 @@ pub fn message(reason: &str) -> &'static str {
             "サーバーの時刻がずれています。管理者に連絡してください。 / The server's clock is off: contact IT."
         }
         "expired" => "承認の期限が切れました。 / The approval expired.",
+        "no_security_key" => {
+            "セキュリティキーが未登録です。 / No security key is registered for this account."
+        }
+        "denied_by_user" => "ポータルで拒否されました。 / Refused on the portal.",
         _ => "認証できませんでした。 / Authentication failed.",
     }
 }
@@ -155,7 +179,7 @@ impl LoginService {
     }
 
     /// The first step after `pam_unix`: the local password was the device's to check.
-    async fn vouched(
+    pub(super) async fn vouched(
         &self,
         username: &str,
         system: &SystemFacts,
@@ -204,7 +228,7 @@ impl LoginService {
 }
 
 /// Any login step's outcome, as the module's allow or deny.
-fn outcome_of(outcome: LoginOutcome) -> PamOutcome {
+pub(super) fn outcome_of(outcome: LoginOutcome) -> PamOutcome {
     match outcome {
         LoginOutcome::Allowed { amr, policy_ids } => PamOutcome::Allow { amr, policy_ids },
         LoginOutcome::CodeRefused { locked: true, .. } => PamOutcome::deny("locked"),

@@ -134,6 +134,7 @@ impl From<Error> for ApiError {
                     "factor_unavailable" => StatusCode::SERVICE_UNAVAILABLE,
                     "factor_not_found" | "device_not_found" => StatusCode::NOT_FOUND,
                     "device_unauthorized" => StatusCode::UNAUTHORIZED,
+                    "device_code_invalid" => StatusCode::NOT_FOUND,
                     _ => StatusCode::CONFLICT,
                 },
                 code,

@@ -154,6 +154,18 @@ pub fn build_router(state: AppState) -> Router {
             "/api/v1/pam/authenticate",
             post(api::pam::post_authenticate),
         )
+        .route("/api/v1/pam/device-flow", post(api::pam::post_device_flow))
+        .route(
+            "/api/v1/pam/device-flow/poll",
+            post(api::pam::post_device_flow_poll),
+        )
+        .route(
+            "/api/v1/device/challenge",
+            post(api::pam::post_approval_challenge),
+        )
+        .route("/api/v1/device/approve", post(api::pam::post_approve))
+        .route("/api/v1/device/deny", post(api::pam::post_deny))
+        .route("/device", get(pages::device::get_device))
         .route("/api/v1/authz/auth-request", get(authz::get_auth_request))
         .route("/api/v1/authz/forward-auth", get(authz::get_forward_auth))
         .route("/.well-known/jwks.json", get(wellknown::get_jwks))

@@ -98,6 +98,16 @@ impl StateKey {
         Self(format!("{PREFIX}:webauthn-reg:{}", digest(id)))
     }
 
+    /// A device flow (PAM approval on the portal), by its polling id.
+    pub fn device_flow(flow_id: &str) -> Self {
+        Self(format!("{PREFIX}:device-flow:{}", digest(flow_id)))
+    }
+
+    /// The polling id of a device flow, by the short code the person types.
+    pub fn device_code(user_code: &str) -> Self {
+        Self(format!("{PREFIX}:device-code:{}", digest(user_code)))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

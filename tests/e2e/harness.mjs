@@ -43,7 +43,7 @@ export async function run(body) {
       page.on("console", (m) => {
         if (m.type() !== "error") return;
         const own = m.location().url && m.location().url.split("?")[0] === page.url().split("?")[0];
-        if (own && /status of (401|403|422|429)/.test(m.text())) return;
+        if (own && /status of (401|403|404|422|429)/.test(m.text())) return;
         problems.push(`console: ${m.text()} at ${m.location().url}`);
       });
       page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));

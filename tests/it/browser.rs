@@ -239,3 +239,60 @@ fn portal_in_chromium() {
     assert!(unlocked.contains("本人確認のうえ解除"), "{unlocked}");
     drop(gw);
 }
+
+/// The PAM device flow: pamtester with pam_sekimori.so in device-flow mode, approved (and
+/// once refused) on the portal's /device page with a virtual security key. Needs root for
+/// the PAM service file, like the other PAM tests.
+#[test]
+fn device_flow_in_chromium() {
+    let e2e = node_modules_ready();
+    crate::pam::require_root();
+    let env = Env::new();
+    let port = crate::process::free_port();
+    let url = format!("http://localhost:{port}");
+    let gw = Gateway::start_on(
+        &env,
+        port,
+        &[("SEKIMORI__SERVER__PUBLIC_URL", url.as_str())],
+    );
+    gw.enrol(&env, "key-nurse", &[], "portal");
+    let credential = crate::pam::register(&env, "srv-no-key", "server");
+    let pam = crate::pam::PamService::new(
+        "device",
+        &format!("http://127.0.0.1:{port}"),
+        "srv-no-key",
+        &credential,
+        "device_flow",
+    );
+    let summary = browser_run(
+        &env,
+        &e2e,
+        "device.mjs",
+        &[
+            ("GATEWAY", url.as_str()),
+            ("USERNAME", "key-nurse"),
+            ("PASSWORD", crate::gateway::PASSWORD),
+            ("SERVICE", pam.name.as_str()),
+        ],
+    );
+    assert_eq!(
+        steps(&summary),
+        ["key_registered", "approved", "refused", "unknown_code"]
+    );
+    let export = env.run(&["audit", "export", "--format", "jsonl"], None);
+    let log = String::from_utf8_lossy(&export.stdout);
+    let approved = log
+        .lines()
+        .find(|l| l.contains("\"device_flow\"") && l.contains("\"approved\""))
+        .expect("the approval is audited");
+    assert!(approved.contains("srv-no-key"), "{approved}");
+    assert!(approved.contains("approver_ip"), "{approved}");
+    assert!(
+        log.lines().any(|l| l.contains("\"channel\":\"pam\"")
+            && l.contains("\"hwk\"")
+            && l.contains("\"success\"")),
+        "the sign-in at the server carries the key's methods: {log}"
+    );
+    assert!(log.contains("denied_by_user"), "the refusal is audited");
+    drop(gw);
+}

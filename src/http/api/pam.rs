@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::auth::pam::{PamOutcome, message};
 use crate::auth::{Channel, Origin};
 use crate::crypto::SecretString;
+use crate::device::Device;
 use crate::http::client::{Client, header_str, zone_of};
 use crate::http::error::ApiError;
 use crate::http::extract::AppJson;
@@ -40,6 +41,25 @@ pub struct AuthenticateBody {
     time: Option<i64>,
 }
 
+/// Where a PAM sign-in comes from. An SSH login comes from its client's address; a console
+/// login from the device itself, which is registered: the trusted zone.
+fn pam_origin(
+    state: &AppState,
+    client: &Client,
+    device: &Device,
+    rhost: Option<&str>,
+    service: &str,
+) -> Origin {
+    let remote = rhost.and_then(|h| h.trim().parse::<std::net::IpAddr>().ok());
+    Origin {
+        ip: remote.unwrap_or(client.origin.ip),
+        zone: remote.map_or(Zone::Trusted, |ip| zone_of(ip, &state.config.network)),
+        user_agent: format!("pam:{}", service.chars().take(32).collect::<String>()),
+        device: Some(device.name.clone()),
+        channel: Channel::Pam,
+    }
+}
+
 /// The device credential from `Authorization: Bearer`.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     header_str(headers, header::AUTHORIZATION.as_str())?
@@ -61,19 +81,13 @@ pub async fn post_authenticate(
             client.origin.ip,
         )
         .await?;
-    // An SSH login comes from its client's address; a console login from the device itself,
-    // which is registered: the trusted zone.
-    let remote = body
-        .rhost
-        .as_deref()
-        .and_then(|h| h.trim().parse::<std::net::IpAddr>().ok());
-    let origin = Origin {
-        ip: remote.unwrap_or(client.origin.ip),
-        zone: remote.map_or(Zone::Trusted, |ip| zone_of(ip, &state.config.network)),
-        user_agent: format!("pam:{}", body.service.chars().take(32).collect::<String>()),
-        device: Some(device.name.clone()),
-        channel: Channel::Pam,
-    };
+    let origin = pam_origin(
+        &state,
+        &client,
+        &device,
+        body.rhost.as_deref(),
+        &body.service,
+    );
     let outcome = state
         .login
         .pam_authenticate(
@@ -85,7 +99,11 @@ pub async fn post_authenticate(
             &origin,
         )
         .await?;
-    Ok(Json(match outcome {
+    Ok(Json(answer(outcome)))
+}
+
+fn answer(outcome: PamOutcome) -> serde_json::Value {
+    match outcome {
         PamOutcome::Allow { amr, policy_ids } => json!({
             "result": "allow",
             "message": message("allow"),
@@ -98,5 +116,149 @@ pub async fn post_authenticate(
             "message": message(reason),
             "until": until.map(crate::clock::to_jst_string),
         }),
+    }
+}
+
+/// What the module sends to start or poll a device flow.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceFlowBody {
+    device: String,
+    user: String,
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    rhost: Option<String>,
+    #[serde(default)]
+    time: Option<i64>,
+    /// Only when polling.
+    #[serde(default)]
+    flow_id: Option<SecretString>,
+}
+
+/// `POST /api/v1/pam/device-flow`: a short code to approve on the portal.
+pub async fn post_device_flow(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    AppJson(body): AppJson<DeviceFlowBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let device = state
+        .devices
+        .authenticate(
+            &body.device,
+            bearer(&headers).unwrap_or_default(),
+            client.origin.ip,
+        )
+        .await?;
+    let origin = pam_origin(
+        &state,
+        &client,
+        &device,
+        body.rhost.as_deref(),
+        &body.service,
+    );
+    if let Some(t) = body.time
+        && (t - state.clock.now().timestamp()).abs() > crate::auth::pam::MAX_CLOCK_SKEW_SECS
+    {
+        return Ok(Json(answer(PamOutcome::Deny {
+            reason: "clock_skew",
+            until: None,
+        })));
+    }
+    let started = state
+        .login
+        .device_flow_start(&device, &body.user, &body.service, &origin)
+        .await?;
+    Ok(Json(match started {
+        Ok(s) => json!({
+            "flow_id": s.flow_id.expose(),
+            "user_code": s.user_code,
+            "verification_uri": format!("{}/device", state.config.server.public_url.trim_end_matches('/')),
+            "verification_uri_complete": format!("{}/device?code={}", state.config.server.public_url.trim_end_matches('/'), s.user_code),
+            "interval": 2,
+            "expires_in": crate::auth::device_flow::DEVICE_FLOW_TTL.num_seconds(),
+            "expires_at": s.expires_at.to_rfc3339(),
+        }),
+        Err(refused) => answer(refused),
     }))
+}
+
+/// `POST /api/v1/pam/device-flow/poll`: `pending`, or the final allow or deny (once).
+pub async fn post_device_flow_poll(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    AppJson(body): AppJson<DeviceFlowBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let device = state
+        .devices
+        .authenticate(
+            &body.device,
+            bearer(&headers).unwrap_or_default(),
+            client.origin.ip,
+        )
+        .await?;
+    let flow_id = body
+        .flow_id
+        .as_ref()
+        .map(SecretString::expose)
+        .unwrap_or_default();
+    Ok(Json(
+        match state.login.device_flow_poll(&device, flow_id).await? {
+            None => json!({ "result": "pending" }),
+            Some(done) => answer(done),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalBody {
+    user_code: String,
+    #[serde(default)]
+    webauthn: Option<Box<webauthn_rs::prelude::PublicKeyCredential>>,
+}
+
+/// `POST /api/v1/device/challenge` (the approval page): what waits under the code, and the
+/// WebAuthn options for its account.
+pub async fn post_approval_challenge(
+    State(state): State<AppState>,
+    AppJson(body): AppJson<ApprovalBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (options, pending) = state.login.device_flow_challenge(&body.user_code).await?;
+    Ok(Json(json!({ "options": options, "pending": pending })))
+}
+
+/// `POST /api/v1/device/approve`: the security key's answer.
+pub async fn post_approve(
+    State(state): State<AppState>,
+    client: Client,
+    AppJson(body): AppJson<ApprovalBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(credential) = body.webauthn else {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "`webauthn` (the assertion) is required",
+        ));
+    };
+    let outcome = state
+        .login
+        .device_flow_approve(&body.user_code, credential, &client.origin)
+        .await?;
+    Ok(Json(answer(outcome)))
+}
+
+/// `POST /api/v1/device/deny`: "this was not me".
+pub async fn post_deny(
+    State(state): State<AppState>,
+    client: Client,
+    AppJson(body): AppJson<ApprovalBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state
+        .login
+        .device_flow_deny(&body.user_code, &client.origin)
+        .await?;
+    Ok(Json(json!({ "result": "denied" })))
 }

@@ -584,12 +584,9 @@ fn locked_page(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Response {
     let shown = until.map(|t| {
-        let jst = chrono::FixedOffset::east_opt(9 * 3600).map(|o| t.with_timezone(&o));
         (
             crate::clock::to_jst_string(t),
-            jst.map_or_else(String::new, |j| {
-                j.format("%Y-%m-%d %H:%M (UTC+09:00)").to_string()
-            }),
+            crate::clock::to_jst_display(t),
         )
     });
     let body = views::locked(

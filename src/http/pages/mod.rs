@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod audit;
+pub mod device;
 pub mod i18n;
 pub mod layout;
 pub mod login;

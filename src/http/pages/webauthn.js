@@ -104,7 +104,15 @@ async function passkeySignIn(username) {
   return api("/api/v1/login", { flow_id: c.body.flow_id, webauthn: assertionJson(cred) });
 }
 
-window.Sekimori = { api, register, secondFactor, passkeySignIn };
+/** Approve a sign-in at a server (the PAM device flow) with this account's security key. */
+async function approveDevice(code) {
+  const c = await api("/api/v1/device/challenge", { user_code: code });
+  if (c.status !== 200) return c;
+  const cred = await navigator.credentials.get(requestOptions(c.body.options));
+  return api("/api/v1/device/approve", { user_code: code, webauthn: assertionJson(cred) });
+}
+
+window.Sekimori = { api, register, secondFactor, passkeySignIn, approveDevice };
 
 const msgs = () => (document.getElementById("messages") || { dataset: {} }).dataset;
 const isJa = () => document.documentElement.lang === "ja";
@@ -112,9 +120,17 @@ const isJa = () => document.documentElement.lang === "ja";
 function show(result) {
   const out = document.getElementById("status");
   if (!out) return;
-  const ok = result.status === 200;
+  const ok = result.status === 200 && result.body.result !== "deny";
   const err = result.body && result.body.error;
   let msg;
+  if (result.status === 200 && result.body.result) {
+    // The device flow's answer: approved, refused by the person, or refused with a reason.
+    const r = result.body.result;
+    msg = r === "allow" ? msgs().approved : r === "denied" ? msgs().denied : result.body.message;
+    out.textContent = msg;
+    out.dataset.outcome = r === "deny" ? result.body.reason : r;
+    return;
+  }
   if (ok) msg = result.body.outcome || result.body.credential_kind || "ok";
   else if (err && !isJa()) msg = err.message;
   else msg = (msgs().refused || "") + (err ? ` (${err.code})` : "");
@@ -185,6 +201,8 @@ document.addEventListener("DOMContentLoaded", () => {
       if (d.action === "passkey-sign-in") run(() => passkeySignIn(""), d.rd);
       if (d.action === "webauthn-second-factor") run(() => secondFactor(d.flowId), d.rd);
       if (d.action === "webauthn-enrol") run(() => register(d.kind, "", d.flowId), d.rd);
+      if (d.action === "device-approve") run(() => approveDevice(d.code));
+      if (d.action === "device-deny") run(() => api("/api/v1/device/deny", { user_code: d.code }));
     });
   });
   document.querySelectorAll("input[data-strength-for]").forEach(strengthMeter);

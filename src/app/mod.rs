@@ -193,7 +193,8 @@ impl AppState {
             auditor.clone(),
             clock.clone(),
             config.facility.id.clone(),
-        );
+        )
+        .with_cookie_key(seal.as_ref().map(|k| k.derive("terminal-cookie")));
         Ok(Self(Arc::new(Services {
             config,
             clock,

@@ -38,6 +38,9 @@ token_enum! {
         DeviceDisabled => "device_disabled", "機器の無効化";
         DeviceCredentialRotated => "device_credential_rotated", "機器資格情報の更新";
         DeviceAuthFailed => "device_auth_failed", "機器認証の失敗";
+        TerminalEnrolmentIssued => "terminal_enrolment_issued", "端末登録リンクの発行";
+        TerminalBound => "terminal_bound", "端末ブラウザーの登録";
+        TerminalCookieReused => "terminal_cookie_reused", "端末クッキーの複製検知";
         PasswordChanged => "password_changed", "パスワード変更";
         PasswordRejected => "password_rejected", "パスワード拒否";
         PasswordReset => "password_reset", "パスワード再発行";

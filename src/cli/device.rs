@@ -51,6 +51,8 @@ pub enum DeviceCommand {
         #[arg(long)]
         reason: String,
     },
+    /// A one-time link (24 hours) that registers the browser opening it as this terminal.
+    EnrolmentLink { name: String },
     /// The register as CSV (Japanese headers unless --lang en).
     Export {
         #[arg(long, short)]
@@ -142,6 +144,7 @@ pub fn csv(devices: &[Device], lang: Lang) -> Result<Vec<u8>, std::io::Error> {
 pub async fn run(cmd: DeviceCommand, config: &Option<PathBuf>, lang: Lang) -> Result<(), Failure> {
     let state = open_state(config).await?;
     let reg = &state.devices;
+    let public_url = state.config.server.public_url.clone();
     let actor = actor();
     let result: Result<(), Error> = match cmd {
         DeviceCommand::Add {
@@ -245,6 +248,28 @@ pub async fn run(cmd: DeviceCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                 d.name
             );
             show_credential(lang, &d, token.expose());
+            Ok(())
+        }
+        DeviceCommand::EnrolmentLink { name } => {
+            let (d, url) = reg.enrolment_link(&name, &public_url, &actor).await?;
+            println!(
+                "{} {}",
+                lang.pick(
+                    "Open this link once in the browser of terminal",
+                    "次のリンクを端末のブラウザーで一度だけ開いてください:"
+                ),
+                d.name
+            );
+            println!(
+                "{} {}",
+                lang.pick("(valid until", "（有効期限"),
+                d.terminal
+                    .enrol_expires_at
+                    .map(crate::clock::to_jst_display)
+                    .unwrap_or_default()
+                    + lang.pick(")", "）")
+            );
+            println!("{}", url.expose());
             Ok(())
         }
         DeviceCommand::Export { output } => {

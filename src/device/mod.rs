@@ -4,7 +4,9 @@
 //! stored only as its SHA-256 (it is high-entropy, so a fast hash is the right one).
 //! Everything here is pure; `service` records changes with the store and the audit log.
 
+pub mod browser;
 pub mod service;
+pub mod terminal;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -97,6 +99,9 @@ pub struct Device {
     pub credential_rotated_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
+    /// A terminal's bound browser and its pending enrolment link.
+    #[serde(skip)]
+    pub terminal: terminal::Binding,
 }
 
 /// The stored form of a device credential.
@@ -152,6 +157,7 @@ mod tests {
             credential_rotated_at: t,
             created_at: t,
             last_seen_at: None,
+            terminal: terminal::Binding::default(),
         }
     }
 

@@ -23,10 +23,14 @@ pub struct NewDevice {
 
 #[derive(Debug, Clone)]
 pub struct DeviceRegister {
-    stores: Stores,
-    auditor: Auditor,
-    clock: Arc<dyn Clock>,
-    facility: FacilityId,
+    pub(super) stores: Stores,
+    pub(super) auditor: Auditor,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) facility: FacilityId,
+    /// Signs terminal cookies (derived from the factor-sealing key; None in admin commands
+    /// run before the first start, which cannot bind browsers then).
+    pub(super) cookie_key: Option<Arc<[u8; 32]>>,
+    pub(super) recognised: super::browser::Recognised,
 }
 
 fn text(field: &'static str, value: &str, max: usize) -> Result<String, Error> {
@@ -46,10 +50,18 @@ impl DeviceRegister {
             auditor,
             clock,
             facility,
+            cookie_key: None,
+            recognised: super::browser::Recognised::default(),
         }
     }
 
-    fn event(&self, kind: EventKind, actor: &str, d: &Device) -> AuditEvent {
+    /// The key terminal cookies are signed with.
+    pub fn with_cookie_key(mut self, key: Option<[u8; 32]>) -> Self {
+        self.cookie_key = key.map(Arc::new);
+        self
+    }
+
+    pub(super) fn event(&self, kind: EventKind, actor: &str, d: &Device) -> AuditEvent {
         AuditEvent::new(self.facility.clone(), kind, Outcome::Success)
             .actor(actor)
             .subject(format!("device:{}", d.name))
@@ -74,6 +86,7 @@ impl DeviceRegister {
             credential_rotated_at: now,
             created_at: now,
             last_seen_at: None,
+            terminal: super::terminal::Binding::default(),
         };
         match self.stores.devices.add_device(&device).await {
             Ok(()) => {}
@@ -168,6 +181,7 @@ impl DeviceRegister {
         let mut d = self.find(name).await?;
         d.status = DeviceStatus::Disabled;
         self.stores.devices.update_device(&d).await?;
+        self.recognised.forget(d.id);
         self.auditor
             .record(
                 self.event(EventKind::DeviceDisabled, actor, &d)
@@ -189,6 +203,9 @@ impl DeviceRegister {
         let token = random_token();
         d.credential_hash = credential_hash(&token);
         d.credential_rotated_at = self.clock.now();
+        // A terminal's bound browser goes with the old credential.
+        d.terminal.revoke();
+        self.recognised.forget(d.id);
         self.stores.devices.update_device(&d).await?;
         self.auditor
             .record(

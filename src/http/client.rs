@@ -86,12 +86,26 @@ impl FromRequestParts<AppState> for Client {
             .chars()
             .take(256)
             .collect();
+        // A registered terminal's browser: its device and the trusted zone. A register that
+        // cannot be read leaves the request unrecognised (the less trusted answer).
+        let device = match cookie(&parts.headers, crate::device::terminal::COOKIE) {
+            Some(c) => state.devices.recognise(c, ip).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "recognising a terminal cookie failed");
+                None
+            }),
+            None => None,
+        };
+        let zone = if device.is_some() {
+            crate::lockout::Zone::Trusted
+        } else {
+            zone_of(ip, net)
+        };
         Ok(Client {
             origin: Origin {
                 ip,
-                zone: zone_of(ip, net),
+                zone,
                 user_agent,
-                device: None,
+                device,
                 channel: Channel::Web,
             },
             peer,

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod pages;
+mod terminal;
 pub mod wellknown;
 
 use axum::Router;
@@ -166,12 +167,24 @@ pub fn build_router(state: AppState) -> Router {
         .route("/api/v1/device/approve", post(api::pam::post_approve))
         .route("/api/v1/device/deny", post(api::pam::post_deny))
         .route("/device", get(pages::device::get_device))
+        .route(
+            "/terminal/enrol",
+            get(pages::terminal::get_enrol).post(pages::terminal::post_enrol),
+        )
+        .route(
+            "/api/v1/admin/devices/{name}/enrolment-link",
+            post(api::devices::post_enrolment_link),
+        )
         .route("/api/v1/authz/auth-request", get(authz::get_auth_request))
         .route("/api/v1/authz/forward-auth", get(authz::get_forward_auth))
         .route("/.well-known/jwks.json", get(wellknown::get_jwks))
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            terminal::rotate_after_sign_in,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }

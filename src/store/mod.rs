@@ -184,6 +184,8 @@ pub trait DeviceStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<crate::device::Device>, StoreError>;
     /// Save status, credential, location, owner and last-seen time.
     async fn update_device(&self, device: &crate::device::Device) -> Result<(), StoreError>;
+    async fn get_device(&self, id: uuid::Uuid)
+    -> Result<Option<crate::device::Device>, StoreError>;
 }
 
 #[async_trait]

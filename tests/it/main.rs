@@ -31,6 +31,7 @@ mod ssh;
 mod state;
 mod store_conformance;
 mod support;
+mod terminals;
 mod totp;
 mod webauthn;
 

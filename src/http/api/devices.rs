@@ -108,3 +108,22 @@ pub async fn post_rotate(
         .await?;
     Ok(Json(json!({ "device": d, "credential": token.expose() })))
 }
+
+/// `POST /api/v1/admin/devices/{name}/enrolment-link`: a one-time link (24 hours) that binds
+/// the browser opening it to this terminal. Shown once.
+pub async fn post_enrolment_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let admin = admin_session(&state, &headers).await?;
+    let (device, url) = state
+        .devices
+        .enrolment_link(&name, &state.config.server.public_url, &actor(&admin))
+        .await?;
+    Ok(Json(json!({
+        "device": device,
+        "enrolment_url": url.expose(),
+        "expires_at": device.terminal.enrol_expires_at.map(|t| t.to_rfc3339()),
+    })))
+}

@@ -146,6 +146,13 @@ messages! {
     DeviceUnknown => "このコードは見つからないか、期限切れです。サーバーでもう一度サインインを始めてください。", "This code is unknown or has expired. Start the sign-in at the server again.";
     DeviceApproved => "承認しました。サーバーでのサインインが続行されます。", "Approved: the sign-in at the server continues.";
     DeviceRefused => "拒否しました。サーバーでのサインインは中止されます。", "Refused: the sign-in at the server is stopped.";
+    TerminalTitle => "端末の登録", "Register this terminal";
+    TerminalLead => "このブラウザーを次の端末として登録します。登録後、この端末からのサインインは院内端末として扱われます。", "This browser will be registered as the terminal below. Sign-ins from it then count as from a registered clinic terminal.";
+    TerminalLocation => "設置場所", "Location";
+    TerminalOwner => "管理責任者", "Owner";
+    TerminalRegister => "この端末として登録", "Register as this terminal";
+    TerminalDone => "この端末を登録しました。共用のブラウザーでは利用者ごとにサインアウトしてください。", "This terminal is registered. On a shared browser, each person signs out when done.";
+    TerminalLinkInvalid => "この登録リンクは無効か、使用済みか、期限切れです。情報システム担当者に新しいリンクを依頼してください。", "This enrolment link is unknown, used or expired. Ask IT for a new one.";
     AuditTitle => "監査ログ", "Audit log";
     AuditorOnly => "このページは監査担当者（auditor）だけが見られます。", "Only auditors can see this page.";
     Any => "すべて", "Any";

@@ -10,6 +10,7 @@ pub mod device;
 pub mod i18n;
 pub mod layout;
 pub mod login;
+pub mod terminal;
 pub(crate) mod views;
 
 use axum::extract::{Query, State};

@@ -7,11 +7,18 @@ use sqlx::sqlite::SqliteRow;
 use super::{SqliteStore, map_err};
 use crate::account::FacilityId;
 use crate::clock::{from_millis, to_millis};
+use crate::device::terminal::Binding;
 use crate::device::{Device, DeviceKind, DeviceStatus};
 use crate::store::{DeviceStore, StoreError};
 
 fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
     let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    let opt = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
+    let at = |c: &str| {
+        row.try_get::<Option<i64>, _>(c)
+            .map(|v| v.map(from_millis))
+            .map_err(map_err)
+    };
     let id = s("id")?;
     let kind = s("kind")?;
     let status = s("status")?;
@@ -30,10 +37,14 @@ fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
         credential_hash: s("credential_hash")?,
         credential_rotated_at: from_millis(row.try_get("credential_rotated_at").map_err(map_err)?),
         created_at: from_millis(row.try_get("created_at").map_err(map_err)?),
-        last_seen_at: row
-            .try_get::<Option<i64>, _>("last_seen_at")
-            .map_err(map_err)?
-            .map(from_millis),
+        last_seen_at: at("last_seen_at")?,
+        terminal: Binding {
+            enrol_hash: opt("enrol_hash")?,
+            enrol_expires_at: at("enrol_expires_at")?,
+            browser_hash: opt("browser_hash")?,
+            browser_prev_hash: opt("browser_prev_hash")?,
+            browser_rotated_at: at("browser_rotated_at")?,
+        },
     })
 }
 
@@ -72,6 +83,15 @@ impl DeviceStore for SqliteStore {
         rows.iter().map(device_from_row).collect()
     }
 
+    async fn get_device(&self, id: uuid::Uuid) -> Result<Option<Device>, StoreError> {
+        let row = sqlx::query("SELECT * FROM devices WHERE id = ?1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.as_ref().map(device_from_row).transpose()
+    }
+
     async fn find_device(
         &self,
         facility: &FacilityId,
@@ -89,7 +109,9 @@ impl DeviceStore for SqliteStore {
     async fn update_device(&self, d: &Device) -> Result<(), StoreError> {
         let done = sqlx::query(
             "UPDATE devices SET status = ?2, credential_hash = ?3, credential_rotated_at = ?4, \
-             location = ?5, owner = ?6, last_seen_at = ?7 WHERE id = ?1",
+             location = ?5, owner = ?6, last_seen_at = ?7, enrol_hash = ?8, \
+             enrol_expires_at = ?9, browser_hash = ?10, browser_prev_hash = ?11, \
+             browser_rotated_at = ?12 WHERE id = ?1",
         )
         .bind(d.id.to_string())
         .bind(d.status.as_str())
@@ -98,6 +120,11 @@ impl DeviceStore for SqliteStore {
         .bind(&d.location)
         .bind(&d.owner)
         .bind(d.last_seen_at.map(to_millis))
+        .bind(&d.terminal.enrol_hash)
+        .bind(d.terminal.enrol_expires_at.map(to_millis))
+        .bind(&d.terminal.browser_hash)
+        .bind(&d.terminal.browser_prev_hash)
+        .bind(d.terminal.browser_rotated_at.map(to_millis))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;

@@ -41,6 +41,7 @@ token_enum! {
         TerminalEnrolmentIssued => "terminal_enrolment_issued", "端末登録リンクの発行";
         TerminalBound => "terminal_bound", "端末ブラウザーの登録";
         TerminalCookieReused => "terminal_cookie_reused", "端末クッキーの複製検知";
+        BreakGlassUsed => "break_glass_used", "緊急用アカウントの使用";
         PasswordChanged => "password_changed", "パスワード変更";
         PasswordRejected => "password_rejected", "パスワード拒否";
         PasswordReset => "password_reset", "パスワード再発行";

@@ -156,6 +156,7 @@ pub fn build_router(state: AppState) -> Router {
             post(api::pam::post_authenticate),
         )
         .route("/api/v1/pam/device-flow", post(api::pam::post_device_flow))
+        .route("/api/v1/pam/break-glass", post(api::pam::post_break_glass))
         .route(
             "/api/v1/pam/device-flow/poll",
             post(api::pam::post_device_flow_poll),

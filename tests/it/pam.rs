@@ -373,3 +373,76 @@ async fn password_and_code_mode_checks_the_gateway_password_first() {
     assert!(!ok, "{said}");
     assert!(said.contains("misconfigured"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_break_glass_account_skips_the_code_and_its_use_is_recorded() {
+    require_root();
+    let user = "sekimori-emergency";
+    let exists = Command::new("id")
+        .arg(user)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let out = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", user])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let env = Env::new();
+    let mut gw = Gateway::start(&env, &[]);
+    let credential = register(&env, "srv-bg-1", "server");
+    // The documented pattern: pam_succeed_if skips the code for the emergency account
+    // (its local password stands in, here pam_permit), and a session line reports its use.
+    let stack = format!(
+        "auth [success=1 default=ignore] pam_succeed_if.so user = {user} quiet\n\
+         auth required {{module}} config={{conf}}\n\
+         auth required pam_permit.so\n\
+         account required pam_permit.so\n\
+         session [success=ignore default=1] pam_succeed_if.so user = {user} quiet\n\
+         session optional {{module}} config={{conf}} break_glass\n"
+    );
+    let pam = PamService::with_stack(
+        "breakglass",
+        &format!("http://127.0.0.1:{}", gw.port),
+        "srv-bg-1",
+        &credential,
+        "second_factor",
+        &stack,
+    );
+    let session = |pam: &PamService| {
+        let out = Command::new("pamtester")
+            .args(["-v", &pam.name, user, "authenticate", "open_session"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.success(), text(&out))
+    };
+    let (ok, said) = session(&pam);
+    assert!(ok, "{said}");
+    assert!(!said.contains("Verification code"), "no code asked: {said}");
+    let state = env.state().await;
+    let rows = state
+        .stores
+        .audit
+        .query_audit(&sekimori::store::AuditQuery {
+            kind: Some("break_glass_used".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].event.subject.as_deref(), Some(user));
+    assert_eq!(rows[0].event.device.as_deref(), Some("srv-bg-1"));
+
+    // Anyone else still needs the code.
+    let (ok, said) = pam.authenticate("pam-nobody", &["123456"]);
+    assert!(!ok && said.contains("Verification code"), "{said}");
+
+    // The gateway down: the emergency account still gets in.
+    crate::process::stop(&mut gw.child);
+    let (ok, said) = session(&pam);
+    assert!(ok, "{said}");
+}

@@ -21,6 +21,7 @@ const PAM_PROMPT_ECHO_OFF: c_int = 1;
 const PAM_PROMPT_ECHO_ON: c_int = 2;
 const PAM_ERROR_MSG: c_int = 3;
 const PAM_TEXT_INFO: c_int = 4;
+const LOG_ALERT: c_int = 1;
 const LOG_ERR: c_int = 3;
 const LOG_NOTICE: c_int = 5;
 const LOG_INFO: c_int = 6;
@@ -174,6 +175,7 @@ impl Conversation for Handle {
 
     fn log(&self, level: Level, text: &str) {
         let priority = match level {
+            Level::Alert => LOG_ALERT,
             Level::Err => LOG_ERR,
             Level::Notice => LOG_NOTICE,
             Level::Info => LOG_INFO,
@@ -200,14 +202,22 @@ fn args(argc: c_int, argv: *const *const c_char) -> Vec<String> {
         .collect()
 }
 
+fn config_path(args: &[String]) -> &str {
+    args.iter()
+        .find_map(|a| a.strip_prefix("config="))
+        .unwrap_or(crate::config::DEFAULT_PATH)
+}
+
 // The edge where the time is read once and passed to the logic as an argument.
 #[allow(clippy::disallowed_methods)]
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 fn run(handle: &mut Handle, args: &[String]) -> Verdict {
-    let path = args
-        .iter()
-        .find_map(|a| a.strip_prefix("config="))
-        .unwrap_or(crate::config::DEFAULT_PATH);
-    let config = match Config::load(Path::new(path), 0) {
+    let config = match Config::load(Path::new(config_path(args)), 0) {
         Ok(c) => c,
         Err(e) => {
             handle.log(Level::Err, &format!("sekimori: denied: configuration: {e}"));
@@ -225,10 +235,22 @@ fn run(handle: &mut Handle, args: &[String]) -> Verdict {
             return Verdict::Deny;
         }
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    crate::authenticate(handle, &gateway, &config, now)
+    crate::authenticate(handle, &gateway, &config, now_unix())
+}
+
+fn break_glass(handle: &mut Handle, args: &[String]) {
+    let config = Config::load(Path::new(config_path(args)), 0);
+    if let Err(e) = &config {
+        handle.log(Level::Err, &format!("sekimori: configuration: {e}"));
+    }
+    let config = config.ok();
+    let gateway = config.as_ref().and_then(|c| HttpGateway::new(c).ok());
+    crate::report_break_glass(
+        handle,
+        gateway.as_ref().map(|g| g as &dyn crate::Gateway),
+        config.as_ref(),
+        now_unix(),
+    );
 }
 
 /// # Safety
@@ -258,6 +280,40 @@ pub unsafe extern "C" fn pam_sm_authenticate(
 /// Called by libpam.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn pam_sm_setcred(
+    _pamh: *mut PamHandle,
+    _flags: c_int,
+    _argc: c_int,
+    _argv: *const *const c_char,
+) -> c_int {
+    PAM_SUCCESS
+}
+
+/// With the `break_glass` argument: report the session of the emergency account (the stack
+/// runs this line only for it). Always succeeds, whatever the gateway answers.
+///
+/// # Safety
+/// Called by libpam with a valid handle and `argc` argument strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pam_sm_open_session(
+    pamh: *mut PamHandle,
+    _flags: c_int,
+    argc: c_int,
+    argv: *const *const c_char,
+) -> c_int {
+    if pamh.is_null() {
+        return PAM_SUCCESS;
+    }
+    let args = args(argc, argv);
+    if args.iter().any(|a| a == "break_glass") {
+        let _ = std::panic::catch_unwind(move || break_glass(&mut Handle(pamh), &args));
+    }
+    PAM_SUCCESS
+}
+
+/// # Safety
+/// Called by libpam.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pam_sm_close_session(
     _pamh: *mut PamHandle,
     _flags: c_int,
     _argc: c_int,

@@ -37,6 +37,7 @@ pub enum Item {
 /// syslog priorities used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    Alert,
     Err,
     Notice,
     Info,
@@ -215,6 +216,58 @@ fn conclude(
             );
             Verdict::Deny
         }
+    }
+}
+
+/// A session of the break-glass account opens (the stack runs this line only for it): tell
+/// syslog at alert level and the gateway, so that its use is in the audit log and reported.
+/// Never refuses: the emergency account must work when the gateway does not.
+pub fn report_break_glass(
+    conv: &mut dyn Conversation,
+    gateway: Option<&dyn Gateway>,
+    config: Option<&Config>,
+    now_unix: i64,
+) {
+    let user = conv.user().unwrap_or_default();
+    let service = conv.item(Item::Service).unwrap_or_default();
+    let rhost = conv.item(Item::RHost).filter(|h| !h.is_empty());
+    let who = format!(
+        "user={user} service={service} rhost={}",
+        rhost.as_deref().unwrap_or("-")
+    );
+    conv.log(
+        Level::Alert,
+        &format!("sekimori: BREAK-GLASS session opened ({who})"),
+    );
+    let (Some(gateway), Some(config)) = (gateway, config) else {
+        conv.log(
+            Level::Alert,
+            "sekimori: break-glass use NOT reported to the gateway: no configuration",
+        );
+        return;
+    };
+    let body = json!({
+        "device": config.device_id,
+        "user": user,
+        "service": service,
+        "rhost": rhost,
+        "time": now_unix,
+    });
+    match gateway.post("/api/v1/pam/break-glass", &body) {
+        Ok((200, _)) => conv.log(
+            Level::Notice,
+            "sekimori: break-glass use recorded by the gateway",
+        ),
+        Ok((status, _)) => conv.log(
+            Level::Alert,
+            &format!(
+                "sekimori: break-glass use NOT recorded: the gateway answered {status} ({who})"
+            ),
+        ),
+        Err(why) => conv.log(
+            Level::Alert,
+            &format!("sekimori: break-glass use NOT recorded: {why} ({who})"),
+        ),
     }
 }
 

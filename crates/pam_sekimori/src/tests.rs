@@ -234,3 +234,34 @@ fn a_device_flow_that_stays_pending_expires_as_a_denial() {
     assert!(*g.waited.borrow() >= Duration::from_secs(150));
     assert!(s.told.iter().any(|(t, _)| t.contains("expired")));
 }
+
+#[test]
+fn break_glass_is_alerted_and_reported_and_never_refused() {
+    let mut s = script(&[]);
+    s.user = "emergency".into();
+    let g = gw(vec![Ok((200, json!({"result": "recorded"})))]);
+    let c = config(Mode::SecondFactor);
+    report_break_glass(&mut s, Some(&g), Some(&c), 5);
+    let sent = g.sent.borrow();
+    assert_eq!(sent[0].0, "/api/v1/pam/break-glass");
+    assert_eq!(sent[0].1["user"], "emergency");
+    let logs = s.logs.borrow();
+    assert_eq!(logs[0].0, Level::Alert);
+    assert!(
+        logs[0]
+            .1
+            .contains("BREAK-GLASS session opened (user=emergency")
+    );
+
+    // The gateway down: the alert says the use was not recorded.
+    let mut s = script(&[]);
+    let g = gw(vec![Err(
+        "gateway unreachable at https://gw.example: refused".into(),
+    )]);
+    report_break_glass(&mut s, Some(&g), Some(&c), 5);
+    let logs = s.logs.borrow();
+    assert!(
+        logs.iter()
+            .any(|(l, t)| *l == Level::Alert && t.contains("NOT recorded: gateway unreachable"))
+    );
+}

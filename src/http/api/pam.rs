@@ -262,3 +262,45 @@ pub async fn post_deny(
         .await?;
     Ok(Json(json!({ "result": "denied" })))
 }
+
+/// `POST /api/v1/pam/break-glass`: the module reports a session of the local emergency
+/// account (excluded from the second factor by the stack). Recorded for the auditors and
+/// logged as a warning; the module never waits on the answer to let the person in.
+pub async fn post_break_glass(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    AppJson(body): AppJson<DeviceFlowBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let device = state
+        .devices
+        .authenticate(
+            &body.device,
+            bearer(&headers).unwrap_or_default(),
+            client.origin.ip,
+        )
+        .await?;
+    let origin = pam_origin(
+        &state,
+        &client,
+        &device,
+        body.rhost.as_deref(),
+        &body.service,
+    );
+    let user: String = body.user.chars().take(64).collect();
+    tracing::warn!(device = %device.name, user = %user, "break-glass account used");
+    let mut e = crate::audit::AuditEvent::new(
+        state.config.facility.id.clone(),
+        crate::audit::EventKind::BreakGlassUsed,
+        crate::audit::Outcome::Info,
+    )
+    .subject(user)
+    .detail("service", body.service.chars().take(32).collect::<String>())
+    .detail("zone", origin.zone.as_str())
+    .detail("channel", "pam")
+    .detail("device_time", body.time);
+    e.ip = Some(origin.ip.to_string());
+    e.device = Some(device.name.clone());
+    let record = state.auditor.record(e).await?;
+    Ok(Json(json!({ "result": "recorded", "seq": record.seq })))
+}

@@ -25,7 +25,7 @@ use sekimori::app::AppState;
 use sekimori::auth::LoginOutcome;
 
 mod common;
-use common::{FIRST, account, gateway, origin, redis, session_cookie, user};
+use common::{FIRST, account, gateway, origin, redis, serve, session_cookie, user};
 
 /// No address limit (wrk is one address) and a protected web system.
 const GATEWAY_EXTRA: &str =
@@ -81,20 +81,6 @@ fn wrk(url: &str, headers: &[String]) -> Wrk {
     let non2xx = text.lines().find(|l| l.contains("Non-2xx"));
     assert!(non2xx.is_none(), "forward-auth answered non-2xx: {text}");
     Wrk { rps, p99_ms }
-}
-
-async fn serve(router: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    addr
 }
 
 async fn cookie(state: &AppState, name: &str) -> String {

@@ -20,6 +20,21 @@ use sekimori::store::sqlite::OpenMode;
 mod redis_server;
 pub use redis_server::RedisServer;
 
+/// Serve `router` on a free loopback port, with the peer address as the real server has it.
+pub async fn serve(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
 /// A gateway with its data under `dir`, signing keys loaded, plus `extra` TOML.
 pub async fn gateway(dir: &std::path::Path, extra: &str) -> AppState {
     let toml = format!(

@@ -394,12 +394,13 @@ async fn the_break_glass_account_skips_the_code_and_its_use_is_recorded() {
     let env = Env::new();
     let mut gw = Gateway::start(&env, &[]);
     let credential = register(&env, "srv-bg-1", "server");
-    // The documented pattern: pam_succeed_if skips the code for the emergency account
-    // (its local password stands in, here pam_permit), and a session line reports its use.
+    // The documented pattern: the local password (pam_unix there, pam_permit here), then
+    // pam_succeed_if skips the code for the emergency account, and a session line reports
+    // its use.
     let stack = format!(
-        "auth [success=1 default=ignore] pam_succeed_if.so user = {user} quiet\n\
+        "auth requisite pam_permit.so\n\
+         auth [success=1 default=ignore] pam_succeed_if.so user = {user} quiet\n\
          auth required {{module}} config={{conf}}\n\
-         auth required pam_permit.so\n\
          account required pam_permit.so\n\
          session [success=ignore default=1] pam_succeed_if.so user = {user} quiet\n\
          session optional {{module}} config={{conf}} break_glass\n"

@@ -258,3 +258,15 @@ mod tests {
         assert!(e.0.contains("cannot read"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod example {
+    /// The example file in the repository parses (only the credential file is missing).
+    #[test]
+    fn the_example_configuration_parses() {
+        let text = include_str!("../../../config/pam.example.toml");
+        let raw: super::Raw = toml::from_str(text).unwrap();
+        assert_eq!(raw.mode, super::Mode::SecondFactor);
+        assert_eq!(raw.device_id, "emr-db-1");
+    }
+}

@@ -169,7 +169,11 @@ impl LoginService {
     ) -> Result<Result<Started, PamOutcome>, Error> {
         let system = device_system(&self.config, device);
         let now = self.clock.now();
-        let login_flow = match self.vouched(username, &system, origin).await? {
+        let first = match self.vouched(username, &system, origin).await {
+            Err(Error::Username(_)) => LoginOutcome::InvalidCredentials,
+            other => other?,
+        };
+        let login_flow = match first {
             LoginOutcome::SecondFactorRequired {
                 flow_id, methods, ..
             } if methods.contains(&"webauthn") => flow_id,

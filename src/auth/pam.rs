@@ -161,8 +161,14 @@ impl LoginService {
             return Ok(PamOutcome::deny("clock_skew"));
         }
         let first = match password {
-            Some(p) => self.login_at(username, p, &system, origin).await?,
-            None => self.vouched(username, &system, origin).await?,
+            Some(p) => self.login_at(username, p, &system, origin).await,
+            None => self.vouched(username, &system, origin).await,
+        };
+        // A name that cannot be an account here (a local-only user such as `root`) is an
+        // ordinary refusal, not an error of the request.
+        let first = match first {
+            Err(Error::Username(_)) => return Ok(PamOutcome::deny("invalid_credentials")),
+            other => other?,
         };
         let flow_id = match first {
             LoginOutcome::SecondFactorRequired { flow_id, .. } => flow_id,

@@ -438,9 +438,11 @@ async fn the_break_glass_account_skips_the_code_and_its_use_is_recorded() {
     assert_eq!(rows[0].event.subject.as_deref(), Some(user));
     assert_eq!(rows[0].event.device.as_deref(), Some("srv-bg-1"));
 
-    // Anyone else still needs the code.
+    // Anyone else still needs the code; a name the gateway cannot hold is a plain refusal.
     let (ok, said) = pam.authenticate("pam-nobody", &["123456"]);
     assert!(!ok && said.contains("Verification code"), "{said}");
+    let (ok, said) = pam.authenticate("no body", &["123456"]);
+    assert!(!ok && said.contains("Authentication failed"), "{said}");
 
     // The gateway down: the emergency account still gets in.
     crate::process::stop(&mut gw.child);

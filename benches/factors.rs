@@ -21,10 +21,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use sekimori::admin::InitialPassword;
 use sekimori::app::AppState;
-use sekimori::totp::TotpSecret;
 use sekimori::totp::service::Check;
 use sekimori::webauthn::CredentialKind;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -32,7 +31,7 @@ use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
 mod common;
-use common::{account, gateway, redis};
+use common::{account, enrolled, gateway, redis};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -41,41 +40,15 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// Enrol `n` accounts; their ids and secrets.
-async fn enrolled(
-    state: &AppState,
-    n: usize,
-    t0: DateTime<Utc>,
-) -> Vec<(sekimori::account::AccountId, TotpSecret)> {
-    let totp = state.totp.as_ref().unwrap();
-    let mut out = Vec::new();
-    for i in 0..n {
-        let (a, _) = state
-            .admin
-            .create(
-                account(&format!("totp{i}")),
-                InitialPassword::Given("ocean-walnut-7-lantern".into()),
-                "bench",
-            )
-            .await
-            .unwrap();
-        let e = totp.begin(&a, t0).await.unwrap();
-        let bytes = totp_rs::Secret::try_from_base32(e.secret_base32.expose()).unwrap();
-        let secret = TotpSecret::from_bytes(bytes.as_bytes().to_vec());
-        let code = secret.code_at(t0.timestamp() as u64).unwrap();
-        totp.confirm(&a, e.id.expose(), &code, "bench", t0)
-            .await
-            .unwrap()
-            .unwrap();
-        out.push((a.id, secret));
-    }
-    out
-}
-
 /// Every account answers one fresh code per step, 32 at a time: verifications per second.
 async fn totp_rate(state: &AppState, accounts: usize, steps: usize) -> f64 {
     let t0 = Utc.with_ymd_and_hms(2027, 5, 1, 0, 0, 0).unwrap();
-    let people = Arc::new(enrolled(state, accounts, t0).await);
+    let people: Vec<_> = enrolled(state, "totp", accounts, t0)
+        .await
+        .into_iter()
+        .map(|(_, id, secret)| (id, secret))
+        .collect();
+    let people = Arc::new(people);
     let totp = state.totp.clone().unwrap();
     let sem = Arc::new(tokio::sync::Semaphore::new(32));
     let started = Instant::now();

@@ -26,14 +26,13 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use pam_sekimori::{Config, Conversation, Item, Level, Mode, Verdict};
-use sekimori::admin::InitialPassword;
 use sekimori::device::DeviceKind;
 use sekimori::device::service::NewDevice;
 use sekimori::totp::TotpSecret;
 use zeroize::Zeroizing;
 
 mod common;
-use common::{account, gateway, serve};
+use common::{enrolled, gateway, serve};
 
 /// A conversation that answers the code prompt at once.
 struct Answer {
@@ -133,28 +132,11 @@ async fn main() {
 
     // 2n accounts enrolled now: n for the module's logic, n for pamtester.
     let t0 = Utc::now();
-    let totp = state.totp.as_ref().unwrap();
-    let mut people = Vec::new();
-    for i in 0..2 * n {
-        let (a, _) = state
-            .admin
-            .create(
-                account(&format!("pam{i}")),
-                InitialPassword::Given("ocean-walnut-7-lantern".into()),
-                "bench",
-            )
-            .await
-            .unwrap();
-        let e = totp.begin(&a, t0).await.unwrap();
-        let bytes = totp_rs::Secret::try_from_base32(e.secret_base32.expose()).unwrap();
-        let secret = TotpSecret::from_bytes(bytes.as_bytes().to_vec());
-        let code = secret.code_at(t0.timestamp() as u64).unwrap();
-        totp.confirm(&a, e.id.expose(), &code, "bench", t0)
-            .await
-            .unwrap()
-            .unwrap();
-        people.push((a.login_name.clone(), secret));
-    }
+    let people: Vec<(String, TotpSecret)> = enrolled(&state, "pam", 2 * n, t0)
+        .await
+        .into_iter()
+        .map(|(name, _, secret)| (name, secret))
+        .collect();
     // A step after the enrolment's own (which the replay guard has spent), at the time of use.
     let code_now = move |s: &TotpSecret| {
         let at = Utc::now().timestamp().max(t0.timestamp() + 30) as u64;

@@ -117,3 +117,40 @@ pub fn redis() -> Option<RedisServer> {
         .filter(|o| o.status.success())
         .map(|_| RedisServer::start())
 }
+
+/// `n` accounts `{prefix}0…` with a TOTP factor confirmed at `t0`: name, id and secret each.
+pub async fn enrolled(
+    state: &AppState,
+    prefix: &str,
+    n: usize,
+    t0: chrono::DateTime<chrono::Utc>,
+) -> Vec<(
+    String,
+    sekimori::account::AccountId,
+    sekimori::totp::TotpSecret,
+)> {
+    let totp = state.totp.as_ref().unwrap();
+    let mut out = Vec::new();
+    for i in 0..n {
+        let name = format!("{prefix}{i}");
+        let (a, _) = state
+            .admin
+            .create(
+                account(&name),
+                InitialPassword::Given(PASSWORD.into()),
+                "bench",
+            )
+            .await
+            .unwrap();
+        let e = totp.begin(&a, t0).await.unwrap();
+        let bytes = totp_rs::Secret::try_from_base32(e.secret_base32.expose()).unwrap();
+        let secret = sekimori::totp::TotpSecret::from_bytes(bytes.as_bytes().to_vec());
+        let code = secret.code_at(t0.timestamp() as u64).unwrap();
+        totp.confirm(&a, e.id.expose(), &code, "bench", t0)
+            .await
+            .unwrap()
+            .unwrap();
+        out.push((name, a.id, secret));
+    }
+    out
+}

@@ -75,24 +75,29 @@ impl PamOutcome {
     }
 }
 
-/// The reason codes a stored refusal can carry, as the static strings the answer uses.
+/// Every reason a refusal can carry.
+pub const REASONS: [&str; 13] = [
+    "invalid_code",
+    "code_already_used",
+    "locked",
+    "enrolment_required",
+    "password_change_required",
+    "stronger_factor_required",
+    "denied",
+    "clock_skew",
+    "expired",
+    "no_security_key",
+    "denied_by_user",
+    "invalid_credentials",
+    "invalid_code_format",
+];
+
+/// A stored reason as the static string the answer uses (unknown ones are `denied`).
 pub fn reason_code(reason: &str) -> &'static str {
-    const KNOWN: [&str; 13] = [
-        "invalid_code",
-        "code_already_used",
-        "locked",
-        "enrolment_required",
-        "password_change_required",
-        "stronger_factor_required",
-        "denied",
-        "clock_skew",
-        "expired",
-        "no_security_key",
-        "denied_by_user",
-        "invalid_credentials",
-        "invalid_code_format",
-    ];
-    KNOWN.into_iter().find(|k| *k == reason).unwrap_or("denied")
+    REASONS
+        .into_iter()
+        .find(|k| *k == reason)
+        .unwrap_or("denied")
 }
 
 /// What the module shows the person, in Japanese and English (one line each side).
@@ -272,22 +277,13 @@ mod tests {
 
     #[test]
     fn every_refusal_has_a_bilingual_message() {
-        for r in [
-            "invalid_code",
-            "code_already_used",
-            "locked",
-            "enrolment_required",
-            "password_change_required",
-            "stronger_factor_required",
-            "denied",
-            "clock_skew",
-            "expired",
-            "anything_else",
-        ] {
+        for r in REASONS.into_iter().chain(["anything_else"]) {
             let m = message(r);
             assert!(m.contains(" / "), "{r}: {m}");
             assert!(m.chars().any(|c| c > '\u{3000}'), "{r} has Japanese: {m}");
         }
         assert_ne!(message("invalid_code"), message("locked"));
+        assert_eq!(reason_code("locked"), "locked");
+        assert_eq!(reason_code("made-up"), "denied");
     }
 }

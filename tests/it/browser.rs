@@ -51,6 +51,16 @@ fn browser_run(
     summary
 }
 
+/// A gateway whose public URL is `http://localhost:PORT` (a secure context for WebAuthn
+/// without TLS), plus `vars`; and that URL.
+fn on_localhost(env: &Env, vars: &[(&str, &str)]) -> (Gateway, String) {
+    let port = crate::process::free_port();
+    let url = format!("http://localhost:{port}");
+    let mut all = vec![("SEKIMORI__SERVER__PUBLIC_URL", url.as_str())];
+    all.extend_from_slice(vars);
+    (Gateway::start_on(env, port, &all), url)
+}
+
 /// The names of the steps a run reported.
 fn steps(summary: &serde_json::Value) -> Vec<String> {
     summary["steps"]
@@ -65,13 +75,7 @@ fn steps(summary: &serde_json::Value) -> Vec<String> {
 fn webauthn_in_chromium() {
     let e2e = node_modules_ready();
     let env = Env::new();
-    let port = crate::process::free_port();
-    let url = format!("http://localhost:{port}");
-    let gw = Gateway::start_on(
-        &env,
-        port,
-        &[("SEKIMORI__SERVER__PUBLIC_URL", url.as_str())],
-    );
+    let (gw, url) = on_localhost(&env, &[]);
     let first = crate::gateway::FIRST;
     let add = env.run(
         &[
@@ -143,15 +147,9 @@ fn portal_in_chromium() {
     let policies = env.dir.path().join("policies");
     std::fs::create_dir_all(&policies).unwrap();
     std::fs::write(policies.join("clinic.cedar"), TWO_FACTORS_EVERYWHERE).unwrap();
-    let port = crate::process::free_port();
-    let url = format!("http://localhost:{port}");
-    let gw = Gateway::start_on(
+    let (gw, url) = on_localhost(
         &env,
-        port,
-        &[
-            ("SEKIMORI__SERVER__PUBLIC_URL", url.as_str()),
-            ("SEKIMORI__POLICY__DIR", policies.to_str().unwrap()),
-        ],
+        &[("SEKIMORI__POLICY__DIR", policies.to_str().unwrap())],
     );
     let first = crate::gateway::FIRST;
     for (name, role) in [
@@ -248,18 +246,12 @@ fn device_flow_in_chromium() {
     let e2e = node_modules_ready();
     crate::pam::require_root();
     let env = Env::new();
-    let port = crate::process::free_port();
-    let url = format!("http://localhost:{port}");
-    let gw = Gateway::start_on(
-        &env,
-        port,
-        &[("SEKIMORI__SERVER__PUBLIC_URL", url.as_str())],
-    );
+    let (gw, url) = on_localhost(&env, &[]);
     gw.enrol(&env, "key-nurse", &[], "portal");
     let credential = crate::pam::register(&env, "srv-no-key", "server");
     let pam = crate::pam::PamService::new(
         "device",
-        &format!("http://127.0.0.1:{port}"),
+        &format!("http://127.0.0.1:{}", gw.port),
         "srv-no-key",
         &credential,
         "device_flow",

@@ -60,6 +60,24 @@ fn pam_origin(
     }
 }
 
+/// The device a module speaks for (its credential checked, refusals audited) and where the
+/// sign-in comes from.
+async fn asking_device(
+    state: &AppState,
+    client: &Client,
+    headers: &HeaderMap,
+    name: &str,
+    rhost: Option<&str>,
+    service: &str,
+) -> Result<(Device, Origin), ApiError> {
+    let device = state
+        .devices
+        .authenticate(name, bearer(headers).unwrap_or_default(), client.origin.ip)
+        .await?;
+    let origin = pam_origin(state, client, &device, rhost, service);
+    Ok((device, origin))
+}
+
 /// The device credential from `Authorization: Bearer`.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     header_str(headers, header::AUTHORIZATION.as_str())?
@@ -73,21 +91,15 @@ pub async fn post_authenticate(
     headers: HeaderMap,
     AppJson(body): AppJson<AuthenticateBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let device = state
-        .devices
-        .authenticate(
-            &body.device,
-            bearer(&headers).unwrap_or_default(),
-            client.origin.ip,
-        )
-        .await?;
-    let origin = pam_origin(
+    let (device, origin) = asking_device(
         &state,
         &client,
-        &device,
+        &headers,
+        &body.device,
         body.rhost.as_deref(),
         &body.service,
-    );
+    )
+    .await?;
     let outcome = state
         .login
         .pam_authenticate(
@@ -143,21 +155,15 @@ pub async fn post_device_flow(
     headers: HeaderMap,
     AppJson(body): AppJson<DeviceFlowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let device = state
-        .devices
-        .authenticate(
-            &body.device,
-            bearer(&headers).unwrap_or_default(),
-            client.origin.ip,
-        )
-        .await?;
-    let origin = pam_origin(
+    let (device, origin) = asking_device(
         &state,
         &client,
-        &device,
+        &headers,
+        &body.device,
         body.rhost.as_deref(),
         &body.service,
-    );
+    )
+    .await?;
     if let Some(t) = body.time
         && (t - state.clock.now().timestamp()).abs() > crate::auth::pam::MAX_CLOCK_SKEW_SECS
     {
@@ -272,21 +278,15 @@ pub async fn post_break_glass(
     headers: HeaderMap,
     AppJson(body): AppJson<DeviceFlowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let device = state
-        .devices
-        .authenticate(
-            &body.device,
-            bearer(&headers).unwrap_or_default(),
-            client.origin.ip,
-        )
-        .await?;
-    let origin = pam_origin(
+    let (device, origin) = asking_device(
         &state,
         &client,
-        &device,
+        &headers,
+        &body.device,
         body.rhost.as_deref(),
         &body.service,
-    );
+    )
+    .await?;
     let user: String = body.user.chars().take(64).collect();
     tracing::warn!(device = %device.name, user = %user, "break-glass account used");
     let mut e = crate::audit::AuditEvent::new(

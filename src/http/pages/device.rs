@@ -52,13 +52,7 @@ fn lookup_form(lang: Lang, code: &str, error: bool) -> String {
 }
 
 fn pending_view(lang: Lang, p: &Pending) -> String {
-    let row = |m: M, v: &str| {
-        format!(
-            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-            esc(m.get(lang)),
-            esc(v)
-        )
-    };
+    let row = |m: M, v: &str| views::fact_row(lang, m, v);
     format!(
         r#"<section aria-labelledby="waiting-h">
 <h2 id="waiting-h">{h}</h2>

@@ -34,13 +34,7 @@ pub struct EnrolForm {
 }
 
 fn confirm(lang: Lang, csrf: &Csrf, d: &Device, token: &str) -> String {
-    let row = |m: M, v: &str| {
-        format!(
-            "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
-            esc(m.get(lang)),
-            esc(v)
-        )
-    };
+    let row = |m: M, v: &str| views::fact_row(lang, m, v);
     format!(
         r#"<p>{lead}</p>
 <table id="terminal">{name}{location}{owner}</table>
@@ -70,6 +64,25 @@ fn page(lang: Lang, csrf: &Csrf, status: StatusCode, body: &str) -> Response {
     )
 }
 
+/// A spent, expired or unknown link; or the register could not be read or written.
+fn failed(lang: Lang, csrf: &Csrf, e: &crate::error::Error) -> Response {
+    if let crate::error::Error::Refused { .. } = e {
+        return page(
+            lang,
+            csrf,
+            StatusCode::NOT_FOUND,
+            &views::message(lang, M::TerminalLinkInvalid, None),
+        );
+    }
+    tracing::warn!(error = %e, "a terminal enrolment step failed");
+    page(
+        lang,
+        csrf,
+        StatusCode::SERVICE_UNAVAILABLE,
+        &views::message(lang, M::ServiceUnavailable, None),
+    )
+}
+
 pub async fn get_enrol(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -84,21 +97,7 @@ pub async fn get_enrol(
             StatusCode::OK,
             &confirm(lang, &csrf, &d, &q.token),
         ),
-        Err(crate::error::Error::Refused { .. }) => page(
-            lang,
-            &csrf,
-            StatusCode::NOT_FOUND,
-            &views::message(lang, M::TerminalLinkInvalid, None),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "the terminal enrolment page failed");
-            page(
-                lang,
-                &csrf,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &views::message(lang, M::ServiceUnavailable, None),
-            )
-        }
+        Err(e) => failed(lang, &csrf, &e),
     }
 }
 
@@ -136,20 +135,6 @@ pub async fn post_enrol(
             }
             res
         }
-        Err(crate::error::Error::Refused { .. }) => page(
-            lang,
-            &csrf,
-            StatusCode::NOT_FOUND,
-            &views::message(lang, M::TerminalLinkInvalid, None),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "binding a terminal failed");
-            page(
-                lang,
-                &csrf,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &views::message(lang, M::ServiceUnavailable, None),
-            )
-        }
+        Err(e) => failed(lang, &csrf, &e),
     }
 }

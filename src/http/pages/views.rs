@@ -328,6 +328,15 @@ pub fn locked(lang: Lang, until: Option<(&str, &str)>) -> String {
     }
 }
 
+/// One row of a two-column facts table: a label and its (escaped) value.
+pub fn fact_row(lang: Lang, m: M, value: &str) -> String {
+    format!(
+        "<tr><th scope=\"row\">{}</th><td>{}</td></tr>",
+        esc(m.get(lang)),
+        esc(value)
+    )
+}
+
 pub fn message(lang: Lang, m: M, link: Option<(&str, M)>) -> String {
     let link = link.map_or_else(String::new, |(href, label)| {
         format!(

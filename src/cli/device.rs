@@ -223,6 +223,19 @@ pub async fn run(cmd: DeviceCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                 ("registered by", "登録者", d.registered_by.clone()),
                 ("status", "状態", status_text(lang, &d)),
                 ("last seen", "最終確認", last_seen(&d)),
+                (
+                    "browser bound",
+                    "端末ブラウザー",
+                    lang.pick(
+                        if d.terminal.is_bound() { "yes" } else { "no" },
+                        if d.terminal.is_bound() {
+                            "登録済み"
+                        } else {
+                            "未登録"
+                        },
+                    )
+                    .to_owned(),
+                ),
                 ("registered", "登録日時", to_jst_string(d.created_at)),
                 (
                     "credential rotated",

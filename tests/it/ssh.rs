@@ -89,7 +89,8 @@ fn sshd(service: &str) -> Sshd {
     let child = Command::new(&link)
         .args(["-D", "-e", "-f", &p("sshd_config")])
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        // A file, not a pipe nobody reads: sshd must never block on its own log.
+        .stderr(std::fs::File::create(p("sshd.log")).unwrap())
         .spawn()
         .expect("sshd must be installed (tests/run.sh installs openssh-server)");
     let deadline = Instant::now() + StdDuration::from_secs(10);
@@ -171,7 +172,11 @@ async fn openssh_with_publickey_then_password_and_code() {
         said.contains("after publickey: ['keyboard-interactive']"),
         "{said}"
     );
-    assert!(said.contains("AUTH OK"), "{said}");
+    assert!(
+        said.contains("AUTH OK"),
+        "{said}\nsshd: {}",
+        std::fs::read_to_string(server.dir.path().join("sshd.log")).unwrap_or_default()
+    );
 
     // A wrong local password stops at pam_unix: the code is never asked for.
     let said = paramiko(&server, "not-the-password", &code);

@@ -285,6 +285,12 @@ async fn the_cli_prints_an_enrolment_link_for_terminals_only() {
     assert!(out.status.success(), "{said}");
     assert!(said.contains("/terminal/enrol?device="), "{said}");
     assert!(said.contains("端末のブラウザーで一度だけ開いて"), "{said}");
+    let show = env.run(&["device", "show", "ward-pc"], None);
+    assert!(
+        crate::support::text(&show).contains("browser bound"),
+        "{}",
+        crate::support::text(&show)
+    );
     let out = env.run(&["device", "enrolment-link", "db-1"], None);
     assert!(!out.status.success());
     assert!(

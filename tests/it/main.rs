@@ -21,6 +21,7 @@ mod live_admin;
 mod login;
 mod nginx;
 mod pam;
+mod pam_api;
 mod passwords;
 mod policy;
 mod portal;

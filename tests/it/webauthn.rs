@@ -22,7 +22,7 @@ use crate::support::Env;
 const TERMINAL: &str = "[systems.ward-pc]\nkind = \"terminal\"\n";
 const CLIENT: &str = "192.0.2.80";
 
-fn origin() -> Url {
+pub(crate) fn origin() -> Url {
     Url::parse("http://localhost:8080").unwrap()
 }
 
@@ -64,7 +64,7 @@ async fn confirm(gw: &Gw, cookie: &str, id: &str, credential: Value, label: &str
     .await
 }
 
-async fn register(
+pub(crate) async fn register(
     gw: &Gw,
     cookie: &str,
     kind: &str,

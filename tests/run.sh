@@ -19,7 +19,7 @@ step() { printf '\n==> %s\n' "$*"; }
 # its virtual authenticator, driven by playwright-core from tests/e2e) and fonts-noto-cjk
 # (Japanese text in the browser's screenshots), libpam0g-dev (links the PAM module),
 # pamtester, openssh-server and python3-paramiko (the PAM module through libpam and a real
-# sshd).
+# sshd), openssl (a test CA for the module over TLS).
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -34,6 +34,7 @@ fc-list 2>/dev/null | grep -q "Noto Sans CJK" || need+=(fonts-noto-cjk)
 [ -e /usr/include/security/pam_modules.h ] || need+=(libpam0g-dev)
 command -v pamtester >/dev/null 2>&1 || need+=(pamtester)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server openssh-client)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import paramiko' >/dev/null 2>&1 || need+=(python3-paramiko)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then

@@ -22,6 +22,7 @@ mod login;
 mod nginx;
 mod pam;
 mod pam_api;
+mod pam_tls;
 mod passwords;
 mod policy;
 mod portal;

@@ -8,10 +8,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Duration, TimeZone as _, Utc};
 use sekimori::account::AccountType;
+use sekimori::clock::Clock as _;
 use sekimori::device::DeviceKind;
 use sekimori::device::service::NewDevice;
 use serde_json::{Value, json};
-use sekimori::clock::Clock as _;
 use webauthn_authenticator_rs::WebauthnAuthenticator as _;
 use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_rs::prelude::RequestChallengeResponse;
@@ -72,7 +72,8 @@ async fn device_credentials_clock_skew_and_the_device_flow() {
     let cred = device(&gw, "srv-a").await;
     let other = device(&gw, "srv-b").await;
     let now = clock.now().timestamp();
-    let ask = |t: i64| json!({"device": "srv-a", "user": "flow-nurse", "code": "123456", "time": t});
+    let ask =
+        |t: i64| json!({"device": "srv-a", "user": "flow-nurse", "code": "123456", "time": t});
 
     // The wrong credential, or another device's: 401, audited, nothing else looked at.
     let r = pam(&gw, "/api/v1/pam/authenticate", &other, ask(now)).await;
@@ -99,20 +100,35 @@ async fn device_credentials_clock_skew_and_the_device_flow() {
     let code = s.body["user_code"].as_str().unwrap().to_owned();
     let flow = s.body["flow_id"].as_str().unwrap().to_owned();
     assert_eq!(s.body["expires_in"], 120);
-    assert!(s.body["verification_uri"].as_str().unwrap().ends_with("/device"));
-    assert_eq!(poll(&gw, &cred, "srv-a", &flow).await.body["result"], "pending");
+    assert!(
+        s.body["verification_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/device")
+    );
+    assert_eq!(
+        poll(&gw, &cred, "srv-a", &flow).await.body["result"],
+        "pending"
+    );
 
     // Typed in lower case with a full-width hyphen: the same code.
     let typed = code.to_lowercase().replace('-', "－");
     let c = gw
-        .call("POST", "/api/v1/device/challenge", "", Some(json!({"user_code": typed})))
+        .call(
+            "POST",
+            "/api/v1/device/challenge",
+            "",
+            Some(json!({"user_code": typed})),
+        )
         .await;
     assert_eq!(c.status, StatusCode::OK, "{}", c.body);
     assert_eq!(c.body["pending"]["device"], "srv-a");
     assert_eq!(c.body["pending"]["from"], "192.0.2.33");
     let options: RequestChallengeResponse =
         serde_json::from_value(c.body["options"].clone()).unwrap();
-    let assertion = key.do_authentication(crate::webauthn::origin(), options).unwrap();
+    let assertion = key
+        .do_authentication(crate::webauthn::origin(), options)
+        .unwrap();
     let a = gw
         .call(
             "POST",
@@ -124,20 +140,34 @@ async fn device_credentials_clock_skew_and_the_device_flow() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["result"], "allow", "{}", a.body);
     // Another device cannot collect the answer; this one gets it once.
-    assert_eq!(poll(&gw, &other, "srv-b", &flow).await.body["reason"], "expired");
+    assert_eq!(
+        poll(&gw, &other, "srv-b", &flow).await.body["reason"],
+        "expired"
+    );
     let done = poll(&gw, &cred, "srv-a", &flow).await;
     assert_eq!(done.body["result"], "allow", "{}", done.body);
     assert!(done.body["amr"].as_array().unwrap().contains(&json!("hwk")));
-    assert_eq!(poll(&gw, &cred, "srv-a", &flow).await.body["reason"], "expired");
+    assert_eq!(
+        poll(&gw, &cred, "srv-a", &flow).await.body["reason"],
+        "expired"
+    );
 
     // Nobody approves within 2 minutes: expired for the module and the page.
     let s = start(&gw, &cred, now).await;
     let code = s.body["user_code"].as_str().unwrap().to_owned();
     let flow = s.body["flow_id"].as_str().unwrap().to_owned();
     clock.advance(Duration::seconds(121));
-    assert_eq!(poll(&gw, &cred, "srv-a", &flow).await.body["reason"], "expired");
+    assert_eq!(
+        poll(&gw, &cred, "srv-a", &flow).await.body["reason"],
+        "expired"
+    );
     let c = gw
-        .call("POST", "/api/v1/device/challenge", "", Some(json!({"user_code": code})))
+        .call(
+            "POST",
+            "/api/v1/device/challenge",
+            "",
+            Some(json!({"user_code": code})),
+        )
         .await;
     assert_eq!(c.status, StatusCode::NOT_FOUND, "{}", c.body);
     assert_eq!(c.code(), "device_code_invalid");

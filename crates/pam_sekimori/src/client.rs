@@ -56,6 +56,11 @@ impl HttpGateway {
 /// Say what went wrong in words an administrator can act on.
 fn describe(e: &ureq::Error, url: &str) -> String {
     match e {
+        // rustls reports a failed handshake (an unknown issuer, a wrong name, an expired
+        // certificate) as invalid data on the stream.
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            format!("TLS error talking to {url}: {io}")
+        }
         ureq::Error::Io(io) => format!("gateway unreachable at {url}: {io}"),
         ureq::Error::ConnectionFailed => format!("gateway unreachable at {url}: connection failed"),
         ureq::Error::HostNotFound => format!("gateway unreachable: host of {url} not found"),

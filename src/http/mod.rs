@@ -73,6 +73,11 @@ pub fn build_router(state: AppState) -> Router {
         .route("/audit", get(pages::audit::get_audit))
         .route("/admin", get(pages::admin::get_admin))
         .route("/admin/accounts/{name}", get(pages::admin::get_account))
+        .route("/admin/devices", get(pages::admin_devices::get_devices))
+        .route(
+            "/admin/devices/{name}/enrolment-link",
+            post(pages::admin_devices::post_enrolment_link),
+        )
         .route(
             "/admin/accounts/{name}/{action}",
             post(pages::admin::post_action),

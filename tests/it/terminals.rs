@@ -299,3 +299,85 @@ async fn the_cli_prints_an_enrolment_link_for_terminals_only() {
         crate::support::text(&out)
     );
 }
+
+#[tokio::test]
+async fn the_admin_console_lists_the_register_and_issues_a_link_once() {
+    let env = Env::new();
+    let gw = Gw::new(env.state().await);
+    gw.user("it-admin", AccountType::Staff, &["it_admin"]).await;
+    gw.user("clerk", AccountType::Staff, &["clerk"]).await;
+    let admin = gw.session("it-admin").await;
+    for (name, kind) in [
+        ("受付PC-1", DeviceKind::Terminal),
+        ("emr-db", DeviceKind::Server),
+    ] {
+        gw.state
+            .devices
+            .add(
+                NewDevice {
+                    name: name.into(),
+                    kind,
+                    location: "1階".into(),
+                    owner: "事務長".into(),
+                },
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+    let csrf = sekimori::crypto::random_token();
+    let cookies = format!("{admin}; sekimori_csrf={csrf}");
+    let list = page(
+        &gw,
+        Request::get("/admin/devices?lang=en")
+            .header("cookie", &cookies)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert!(list.text.contains("受付PC-1") && list.text.contains("emr-db"));
+    assert!(list.text.contains("not bound"));
+    // Only the terminal gets the form.
+    assert_eq!(
+        list.text.matches("/enrolment-link\"").count(),
+        1,
+        "{}",
+        list.text
+    );
+
+    let issue = |cookies: &str, form: String| {
+        Request::post("/admin/devices/%E5%8F%97%E4%BB%98PC-1/enrolment-link")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookies)
+            .body(Body::from(form))
+            .unwrap()
+    };
+    let issued = page(&gw, issue(&cookies, format!("csrf={csrf}&lang=en"))).await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
+    assert!(
+        issued.text.contains("/terminal/enrol?device="),
+        "{}",
+        issued.text
+    );
+    // Without the CSRF token, or by someone who is not an administrator: nothing is issued.
+    let forged = page(&gw, issue(&cookies, "csrf=x&lang=en".into())).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let clerk = gw.session("clerk").await;
+    let other = page(
+        &gw,
+        issue(
+            &format!("{clerk}; sekimori_csrf={csrf}"),
+            format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let issued_events = gw
+        .audit_kinds()
+        .await
+        .into_iter()
+        .filter(|(k, _, _)| k == "terminal_enrolment_issued")
+        .count();
+    assert_eq!(issued_events, 1);
+}

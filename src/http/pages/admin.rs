@@ -23,17 +23,23 @@ use crate::session::SessionRecord;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AdminQuery {
-    lang: Option<String>,
+    pub(super) lang: Option<String>,
     done: Option<String>,
     error: Option<String>,
 }
 
-fn page(lang: Lang, csrf: &Csrf, status: StatusCode, here: &str, body: &str) -> Response {
+pub(super) fn page(
+    lang: Lang,
+    csrf: &Csrf,
+    status: StatusCode,
+    here: &str,
+    body: &str,
+) -> Response {
     html(status, document(lang, M::AdminTitle, here, body), csrf)
 }
 
 /// The administrator's session, or the answer that says why not.
-async fn admin(
+pub(super) async fn admin(
     state: &AppState,
     headers: &HeaderMap,
     lang: Lang,
@@ -180,12 +186,15 @@ pub async fn get_admin(
         })
         .collect();
     let body = format!(
-        r#"<h2>{cov_h}</h2>
+        r#"<p><a href="/admin/devices?lang={code}">{devices}</a></p>
+<h2>{cov_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{type_h}</th><th scope="col">{with_h}</th></tr></thead><tbody>{coverage_rows}</tbody></table></div>
 <h2>{ex_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{system_h}</th><th scope="col">{until_h}</th><th scope="col">{reason_h}</th></tr></thead><tbody>{exemptions}</tbody></table></div>
 <h2>{acc_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{user_h}</th><th scope="col">{name_h}</th><th scope="col">{type_h}</th><th scope="col">{status_h}</th><th scope="col">{roles_h}</th><th scope="col">{factors_h}</th><th scope="col">{recovery_h}</th><th scope="col">{lock_h}</th></tr></thead><tbody>{account_rows}</tbody></table></div>"#,
+        code = lang.code(),
+        devices = t(M::DevicesTitle),
         cov_h = t(M::Coverage),
         type_h = t(M::AccountType),
         with_h = t(M::WithSecondFactor),

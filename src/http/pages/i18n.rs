@@ -193,6 +193,15 @@ messages! {
     RecoveryCodesLeft => "リカバリーコード残数", "recovery codes left";
     LockState => "ロック状態", "Lock";
     NoSuchAccount => "該当するアカウントがありません。", "No such account.";
+    DevicesTitle => "機器台帳", "Device register";
+    DeviceKindH => "種別", "Kind";
+    LastSeen => "最終確認", "Last seen";
+    BrowserBound => "端末ブラウザー", "Terminal browser";
+    Bound => "登録済み", "bound";
+    NotBound => "未登録", "not bound";
+    IssueEnrolmentLink => "登録リンクを発行", "Issue an enrolment link";
+    EnrolmentLinkLead => "このリンクを端末のブラウザーで一度だけ開いてください（24時間有効、この画面でのみ表示）。", "Open this link once in the terminal's browser (valid 24 hours, shown only here).";
+    NoSuchDevice => "該当する機器がありません。", "No such device.";
     Done => "完了", "Done";
     IdentityCheck => "本人確認の方法（例: 職員証を窓口で確認）", "How the identity was checked (e.g. staff ID card seen)";
     Unlock => "ロック解除", "Unlock";

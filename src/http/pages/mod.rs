@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_devices;
 pub mod audit;
 pub mod device;
 pub mod i18n;

@@ -6,6 +6,8 @@
 //
 //   GATEWAY=http://localhost:PORT USERNAME=… PASSWORD=… SERVICE=… node device.mjs
 //
+// 0. The browser opens a terminal's one-time enrolment link and registers itself as that
+//    terminal (the HttpOnly device cookie); every later sign-in here is from the terminal.
 // 1. The person signs in on the portal and registers a CTAP2 security key.
 // 2. pamtester starts; the module's prompt carries the code; /device?code=… shows who, where
 //    and from where (screenshots in Japanese and English); approving with the key lets
@@ -15,7 +17,8 @@
 import { spawn } from "node:child_process";
 import { env, expect, run } from "./harness.mjs";
 
-const { GATEWAY, USERNAME, PASSWORD, SERVICE } = env(["GATEWAY", "USERNAME", "PASSWORD", "SERVICE"]);
+const { GATEWAY, USERNAME, PASSWORD, SERVICE, TERMINAL_LINK } =
+  env(["GATEWAY", "USERNAME", "PASSWORD", "SERVICE", "TERMINAL_LINK"]);
 
 const call = (page, fn, ...args) => page.evaluate(([fn, args]) => window.Sekimori[fn](...args), [fn, args]);
 
@@ -49,6 +52,20 @@ await run(async (t) => {
     options: { protocol: "ctap2", transport: "usb", hasResidentKey: false, hasUserVerification: true,
       isUserVerified: true, automaticPresenceSimulation: true },
   });
+  // 0. This browser becomes the registered terminal.
+  await page.goto(`${GATEWAY}${TERMINAL_LINK}&lang=en`);
+  await t.shot(page, "terminal-enrol");
+  await page.goto(`${GATEWAY}${TERMINAL_LINK}`);
+  await t.shot(page, "terminal-enrol");
+  await page.getByRole("button", { name: "この端末として登録" }).click();
+  await page.waitForLoadState();
+  expect((await page.content()).includes("この端末を登録しました"), "terminal registered");
+  const cookies = await page.context().cookies();
+  const device = cookies.find((c) => c.name === "sekimori_device");
+  expect(device && device.httpOnly && device.expires > Date.now() / 1000 + 300 * 86400,
+    `device cookie: ${JSON.stringify(device)}`);
+  summary.steps.push({ step: "terminal_registered" });
+
   await page.goto(`${GATEWAY}/factors/security-keys`);
   let r = await call(page, "api", "/api/v1/login", { username: USERNAME, password: PASSWORD });
   expect(r.body.outcome === "authenticated", `sign-in: ${JSON.stringify(r)}`);

@@ -249,6 +249,14 @@ fn device_flow_in_chromium() {
     let (gw, url) = on_localhost(&env, &[]);
     gw.enrol(&env, "key-nurse", &[], "portal");
     let credential = crate::pam::register(&env, "srv-no-key", "server");
+    let _ = crate::pam::register(&env, "ward-pc-3", "terminal");
+    let out = env.run(&["device", "enrolment-link", "ward-pc-3"], None);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    let link = said
+        .lines()
+        .find_map(|l| l.find("/terminal/enrol?").map(|i| l[i..].trim().to_owned()))
+        .expect("an enrolment link");
     let pam = crate::pam::PamService::new(
         "device",
         &format!("http://127.0.0.1:{}", gw.port),
@@ -265,11 +273,18 @@ fn device_flow_in_chromium() {
             ("USERNAME", "key-nurse"),
             ("PASSWORD", crate::gateway::PASSWORD),
             ("SERVICE", pam.name.as_str()),
+            ("TERMINAL_LINK", link.as_str()),
         ],
     );
     assert_eq!(
         steps(&summary),
-        ["key_registered", "approved", "refused", "unknown_code"]
+        [
+            "terminal_registered",
+            "key_registered",
+            "approved",
+            "refused",
+            "unknown_code"
+        ]
     );
     let export = env.run(&["audit", "export", "--format", "jsonl"], None);
     let log = String::from_utf8_lossy(&export.stdout);
@@ -286,5 +301,23 @@ fn device_flow_in_chromium() {
         "the sign-in at the server carries the key's methods: {log}"
     );
     assert!(log.contains("denied_by_user"), "the refusal is audited");
+    // The browser's sign-in (the latest session; the first was the set-up's) came from the
+    // registered terminal: its device, the trusted zone.
+    let at_terminal = log
+        .lines()
+        .rev()
+        .find(|l| {
+            l.contains("\"login_attempt\"") && l.contains("\"sid\"") && l.contains("key-nurse")
+        })
+        .expect("the sign-in is audited");
+    assert!(
+        at_terminal.contains("\"device\":\"ward-pc-3\""),
+        "{at_terminal}"
+    );
+    assert!(
+        at_terminal.contains("\"zone\":\"trusted\""),
+        "{at_terminal}"
+    );
+    assert!(log.contains("\"terminal_bound\""));
     drop(gw);
 }

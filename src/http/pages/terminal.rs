@@ -57,11 +57,12 @@ fn confirm(lang: Lang, csrf: &Csrf, d: &Device, token: &str) -> String {
 }
 
 fn page(lang: Lang, csrf: &Csrf, status: StatusCode, body: &str) -> Response {
-    html(
-        status,
-        document(lang, M::TerminalTitle, "/terminal/enrol", body),
-        csrf,
-    )
+    page_at(lang, csrf, status, "/terminal/enrol", body)
+}
+
+/// With `here`, the address the language switch keeps (the link's own, on its first page).
+fn page_at(lang: Lang, csrf: &Csrf, status: StatusCode, here: &str, body: &str) -> Response {
+    html(status, document(lang, M::TerminalTitle, here, body), csrf)
 }
 
 /// A spent, expired or unknown link; or the register could not be read or written.
@@ -91,10 +92,15 @@ pub async fn get_enrol(
     let lang = Lang::choose(q.lang.as_deref(), &headers);
     let csrf = Csrf::for_request(&state, &headers);
     match state.devices.enrolment_target(&q.device, &q.token).await {
-        Ok(d) => page(
+        Ok(d) => page_at(
             lang,
             &csrf,
             StatusCode::OK,
+            &format!(
+                "/terminal/enrol?device={}&token={}",
+                super::layout::q(&q.device),
+                super::layout::q(&q.token)
+            ),
             &confirm(lang, &csrf, &d, &q.token),
         ),
         Err(e) => failed(lang, &csrf, &e),

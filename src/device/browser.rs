@@ -93,7 +93,7 @@ impl DeviceRegister {
         let token = random_token();
         d.terminal.enrol_hash = Some(terminal::secret_hash(&token));
         d.terminal.enrol_expires_at = Some(now + ENROLMENT_LINK_TTL);
-        self.stores.devices.update_device(&d).await?;
+        self.stores.devices.set_binding(d.id, &d.terminal).await?;
         self.auditor
             .record(
                 self.event(EventKind::TerminalEnrolmentIssued, actor, &d)
@@ -139,7 +139,7 @@ impl DeviceRegister {
         let mut d = self.enrolment_target(device, token).await?;
         let secret = random_token();
         d.terminal.bind(&secret, self.clock.now());
-        self.stores.devices.update_device(&d).await?;
+        self.stores.devices.set_binding(d.id, &d.terminal).await?;
         self.recognised.forget(d.id);
         let mut e = self.event(EventKind::TerminalBound, "terminal-enrolment", &d);
         e.ip = Some(ip.to_string());
@@ -176,13 +176,14 @@ impl DeviceRegister {
         }
         match d.terminal.presented(&secret, now) {
             Presented::Current | Presented::Previous => {
+                self.seen(&mut d).await;
                 self.recognised.put(cache_key, &d, now);
                 Ok(Some(d.name))
             }
             Presented::Unknown => Ok(None),
             Presented::Reused => {
                 d.terminal.revoke();
-                self.stores.devices.update_device(&d).await?;
+                self.stores.devices.set_binding(d.id, &d.terminal).await?;
                 self.recognised.forget(d.id);
                 let mut e = self
                     .event(EventKind::TerminalCookieReused, "system", &d)
@@ -204,7 +205,7 @@ impl DeviceRegister {
         }
         let secret = random_token();
         d.terminal.rotate(&secret, self.clock.now());
-        self.stores.devices.update_device(&d).await?;
+        self.stores.devices.set_binding(d.id, &d.terminal).await?;
         self.recognised.forget(d.id);
         Ok(Some(SecretString::new(cookie_value(&key, d.id, &secret))))
     }

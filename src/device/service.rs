@@ -123,6 +123,20 @@ impl DeviceRegister {
             })
     }
 
+    /// Record the device's last contact, to the minute: one write per device and minute, not
+    /// per request. Best effort: a failed write is logged and the request goes on.
+    pub(super) async fn seen(&self, d: &mut Device) {
+        let now = self.clock.now();
+        if d.last_seen_at
+            .is_none_or(|t| now - t > chrono::Duration::minutes(1))
+        {
+            d.last_seen_at = Some(now);
+            if let Err(e) = self.stores.devices.touch_device(d.id, now).await {
+                tracing::warn!(error = %e, "recording a device's last contact failed");
+            }
+        }
+    }
+
     /// The device a PAM module (or another device client) speaks for: registered, active,
     /// a server or terminal, and holding this credential. A refusal is audited with the
     /// asking address and says nothing about which check failed.
@@ -146,16 +160,7 @@ impl DeviceRegister {
         };
         match found {
             Some(mut d) if reason.is_empty() => {
-                let now = self.clock.now();
-                // Last seen to the minute: one write per device and minute, not per sign-in.
-                if d.last_seen_at
-                    .is_none_or(|t| now - t > chrono::Duration::minutes(1))
-                {
-                    d.last_seen_at = Some(now);
-                    if let Err(e) = self.stores.devices.update_device(&d).await {
-                        tracing::warn!(error = %e, "recording a device's last contact failed");
-                    }
-                }
+                self.seen(&mut d).await;
                 Ok(d)
             }
             _ => {

@@ -184,6 +184,20 @@ pub trait DeviceStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<crate::device::Device>, StoreError>;
     /// Save status, credential, location, owner and last-seen time.
     async fn update_device(&self, device: &crate::device::Device) -> Result<(), StoreError>;
+    /// Record a device's last contact, touching nothing else (a status or binding changed
+    /// meanwhile must not be overwritten).
+    async fn touch_device(
+        &self,
+        id: uuid::Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError>;
+    /// Replace a terminal's binding (enrolment link, browser secrets), touching nothing else:
+    /// a browser's enrolment racing an administrator's disable must not re-enable the device.
+    async fn set_binding(
+        &self,
+        id: uuid::Uuid,
+        binding: &crate::device::terminal::Binding,
+    ) -> Result<(), StoreError>;
     async fn get_device(&self, id: uuid::Uuid)
     -> Result<Option<crate::device::Device>, StoreError>;
 }

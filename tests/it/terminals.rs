@@ -186,6 +186,11 @@ async fn a_terminal_is_enrolled_recognised_rotated_and_a_copy_revoked() {
         .unwrap();
     assert_eq!(d["zone"], "trusted", "{d}");
     assert_eq!(d["system"], "emr");
+    let seen = gw.state.devices.find("受付PC-1").await.unwrap();
+    assert!(
+        seen.last_seen_at.is_some(),
+        "the terminal's last contact is recorded"
+    );
 
     // The lockout zone: five failures from outside lock the outside only.
     for _ in 0..5 {
@@ -380,4 +385,50 @@ async fn the_admin_console_lists_the_register_and_issues_a_link_once() {
         .filter(|(k, _, _)| k == "terminal_enrolment_issued")
         .count();
     assert_eq!(issued_events, 1);
+}
+
+/// The writes of a terminal's browser and of a device's last contact change only their own
+/// columns: racing an administrator's disable, they cannot re-enable the device.
+#[tokio::test]
+async fn binding_and_last_contact_writes_never_touch_the_status() {
+    let env = Env::new();
+    let gw = Gw::new(env.state().await);
+    let (before, _) = gw
+        .state
+        .devices
+        .add(
+            NewDevice {
+                name: "ward-pc".into(),
+                kind: DeviceKind::Terminal,
+                location: String::new(),
+                owner: String::new(),
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    gw.state
+        .devices
+        .disable("ward-pc", "廃棄", "test")
+        .await
+        .unwrap();
+    // What a request that read the device before the disable would write.
+    let mut stale = before.terminal.clone();
+    stale.bind(
+        &sekimori::crypto::random_token(),
+        Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+    );
+    let store = &gw.state.stores.devices;
+    store.set_binding(before.id, &stale).await.unwrap();
+    store
+        .touch_device(
+            before.id,
+            Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+        )
+        .await
+        .unwrap();
+    let after = gw.state.devices.find("ward-pc").await.unwrap();
+    assert_eq!(after.status, sekimori::device::DeviceStatus::Disabled);
+    assert!(after.terminal.is_bound());
+    assert!(after.last_seen_at.is_some());
 }

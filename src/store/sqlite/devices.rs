@@ -83,6 +83,40 @@ impl DeviceStore for SqliteStore {
         rows.iter().map(device_from_row).collect()
     }
 
+    async fn touch_device(
+        &self,
+        id: uuid::Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")
+            .bind(id.to_string())
+            .bind(to_millis(at))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn set_binding(&self, id: uuid::Uuid, b: &Binding) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE devices SET enrol_hash = ?2, enrol_expires_at = ?3, browser_hash = ?4, \
+             browser_prev_hash = ?5, browser_rotated_at = ?6 WHERE id = ?1",
+        )
+        .bind(id.to_string())
+        .bind(&b.enrol_hash)
+        .bind(b.enrol_expires_at.map(to_millis))
+        .bind(&b.browser_hash)
+        .bind(&b.browser_prev_hash)
+        .bind(b.browser_rotated_at.map(to_millis))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("device"));
+        }
+        Ok(())
+    }
+
     async fn get_device(&self, id: uuid::Uuid) -> Result<Option<Device>, StoreError> {
         let row = sqlx::query("SELECT * FROM devices WHERE id = ?1")
             .bind(id.to_string())

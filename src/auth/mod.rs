@@ -16,6 +16,10 @@
 //!     └─ deny ─► denied (403) with the policy ids
 //!  POST /login {flow_id, new_password} ─► the policy again, with the new password
 //! ```
+//!
+//! A sign-in at a server or terminal (`Channel::Pam`, see `pam`) takes the same steps with
+//! the device as the resource and ends in an allow or deny instead of a session; a
+//! registered terminal's browser carries its device into the policy context.
 
 pub mod device_flow;
 mod enrol;

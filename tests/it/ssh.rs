@@ -1,7 +1,8 @@
 //! Real OpenSSH: `sshd` on 127.0.0.1 with a test host key, `UsePAM yes` and
 //! `AuthenticationMethods publickey,keyboard-interactive`, the documented PAM stack
 //! (`pam_unix` then `pam_sekimori.so`), and Python `paramiko` as the client answering the
-//! keyboard-interactive prompts with the local password and an `oathtool` code.
+//! keyboard-interactive prompts with the local password and an `oathtool` code, or, in the
+//! device flow, with Enter once the code it was shown is approved with a security key.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};
@@ -17,7 +18,7 @@ const USER: &str = "ssh-nurse";
 const LOCAL_PASSWORD: &str = "local-Pa55-for-ssh";
 
 const CLIENT: &str = r#"
-import sys, paramiko
+import re, sys, paramiko
 port, user, keyfile, password, code = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 t = paramiko.Transport(("127.0.0.1", int(port)))
 t.start_client(timeout=10)
@@ -29,7 +30,12 @@ def answer(title, instructions, prompts):
     out = []
     for text, echo in prompts:
         seen.append(text)
-        out.append(code if "Verification code" in text else password)
+        shown = re.search(r"Code: ([A-Z]{4}-[A-Z]{4})", text)
+        if shown:
+            print("CODE", shown.group(1), flush=True)
+            out.append("")
+        else:
+            out.append(code if "Verification code" in text else password)
     return out
 try:
     t.auth_interactive(user, answer)
@@ -102,46 +108,53 @@ fn sshd(service: &str) -> Sshd {
 }
 
 fn paramiko(sshd: &Sshd, password: &str, code: &str) -> String {
-    let key = sshd.dir.path().join("client_key").display().to_string();
-    let out = Command::new("/usr/bin/python3")
-        .args([
-            "-c",
-            CLIENT,
-            &sshd.port.to_string(),
-            USER,
-            &key,
-            password,
-            code,
-        ])
+    let out = client(sshd, USER, password, code)
         .output()
         .expect("python3 with paramiko (tests/run.sh installs python3-paramiko)");
     crate::support::text(&out)
 }
 
-/// The local account sshd and pam_unix need, with a known password.
-fn local_user() {
+/// The paramiko client for `user`. A device-flow prompt is answered with an empty line after
+/// the code it shows is printed (`CODE XXXX-XXXX`), for the test to approve.
+fn client(sshd: &Sshd, user: &str, password: &str, code: &str) -> Command {
+    let key = sshd.dir.path().join("client_key").display().to_string();
+    let mut c = Command::new("/usr/bin/python3");
+    c.args([
+        "-c",
+        CLIENT,
+        &sshd.port.to_string(),
+        user,
+        &key,
+        password,
+        code,
+    ]);
+    c
+}
+
+/// A local account for sshd and pam_unix, with a known password.
+fn local_user(user: &str) {
     let exists = Command::new("id")
-        .arg(USER)
+        .arg(user)
         .output()
         .unwrap()
         .status
         .success();
     if !exists {
-        run(Command::new("useradd").args(["-M", "-s", "/bin/sh", USER]));
+        run(Command::new("useradd").args(["-M", "-s", "/bin/sh", user]));
     }
     let mut c = Command::new("chpasswd")
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
-    writeln!(c.stdin.take().unwrap(), "{USER}:{LOCAL_PASSWORD}").unwrap();
+    writeln!(c.stdin.take().unwrap(), "{user}:{LOCAL_PASSWORD}").unwrap();
     assert!(c.wait().unwrap().success());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openssh_with_publickey_then_password_and_code() {
     require_root();
-    local_user();
+    local_user(USER);
     let env = Env::new();
     let gw = Gateway::start(&env, &[]);
     let url = format!("http://127.0.0.1:{}", gw.port);
@@ -199,4 +212,95 @@ async fn openssh_with_publickey_then_password_and_code() {
         .expect("the SSH sign-in is audited");
     assert_eq!(ok.event.ip.as_deref(), Some("127.0.0.1"), "PAM_RHOST");
     assert_eq!(ok.event.detail["zone"], "external");
+}
+
+/// The device flow over SSH: after the local password, the module's prompt carries a code;
+/// the test approves it with a software security key through the gateway's approval API
+/// (as `/device` does), and paramiko's session is let in.
+#[tokio::test(flavor = "multi_thread")]
+async fn openssh_device_flow_approved_with_a_security_key() {
+    use std::io::BufRead as _;
+    use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+    use webauthn_authenticator_rs::softtoken::SoftToken;
+
+    require_root();
+    let user = "ssh-keyholder";
+    local_user(user);
+    let env = Env::new();
+    let gw = Gateway::start(&env, &[]);
+    let cookie = gw.enrol(&env, user, &[], "portal").cookie();
+    let (mut key, _) = SoftToken::new(false).unwrap();
+    let begin = gw.post(
+        "/api/v1/factors/webauthn",
+        &[("cookie", &cookie)],
+        &serde_json::json!({"kind": "security_key"}),
+    );
+    assert_eq!(begin.status, 200, "{}", begin.body);
+    let ccr = serde_json::from_value(begin.json()["options"].clone()).unwrap();
+    let cred = key.do_registration(crate::webauthn::origin(), ccr).unwrap();
+    let done = gw.post(
+        "/api/v1/factors/webauthn/confirm",
+        &[("cookie", &cookie)],
+        &serde_json::json!({"registration_id": begin.json()["registration_id"], "credential": cred}),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+
+    let credential = register(&env, "srv-ssh-flow", "server");
+    let pam = PamService::with_stack(
+        "sshflow",
+        &format!("http://127.0.0.1:{}", gw.port),
+        "srv-ssh-flow",
+        &credential,
+        "device_flow",
+        "auth requisite pam_unix.so\nauth required {module} config={conf}\naccount required pam_permit.so\nsession required pam_permit.so\n",
+    );
+    let server = sshd(&pam.name);
+    let mut child = client(&server, user, LOCAL_PASSWORD, "-")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let code = loop {
+        let line = lines
+            .next()
+            .expect("paramiko ended before a code was shown")
+            .unwrap();
+        seen.push(line.clone());
+        if let Some(c) = line.strip_prefix("CODE ") {
+            break c.to_owned();
+        }
+    };
+    let c = gw.post(
+        "/api/v1/device/challenge",
+        &[],
+        &serde_json::json!({"user_code": code}),
+    );
+    assert_eq!(c.status, 200, "{}", c.body);
+    assert_eq!(c.json()["pending"]["username"], user);
+    assert_eq!(c.json()["pending"]["device"], "srv-ssh-flow");
+    assert_eq!(
+        c.json()["pending"]["from"],
+        "127.0.0.1",
+        "the SSH client's address"
+    );
+    let options = serde_json::from_value(c.json()["options"].clone()).unwrap();
+    let assertion = key
+        .do_authentication(crate::webauthn::origin(), options)
+        .unwrap();
+    let a = gw.post(
+        "/api/v1/device/approve",
+        &[],
+        &serde_json::json!({"user_code": code, "webauthn": assertion}),
+    );
+    assert_eq!(a.json()["result"], "allow", "{}", a.body);
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let _ = child.wait();
+    let said = format!("{}\n{}", seen.join("\n"), rest.join("\n"));
+    assert!(said.contains("AUTH OK"), "{said}");
+    assert!(
+        said.contains("/device"),
+        "the prompt names the portal: {said}"
+    );
 }

@@ -133,16 +133,40 @@ impl LoginService {
         Ok(r)
     }
 
-    async fn by_code(&self, code: &str, now: DateTime<Utc>) -> Result<(String, Record), Error> {
-        let code = normalise_code(code).ok_or_else(expired)?;
-        let id = self
-            .state
-            .get(&code_key(&code))
-            .await?
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(expired)?;
-        let r = self.load(&id, now).await?;
-        Ok((id, r))
+    /// The flow under a typed code. Codes that lead nowhere count toward the asking address's
+    /// limit (`[lockout] ip_limit`, the same counter as failed sign-ins), so the code space
+    /// cannot be walked from one address.
+    async fn by_code(
+        &self,
+        code: &str,
+        from: std::net::IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Record), Error> {
+        let ip_key = StateKey::ip_attempts(from);
+        if self.state.counter(&ip_key).await? >= self.config.lockout.ip_limit {
+            return Err(Error::Refused {
+                code: "too_many_attempts",
+                message: "Too many unknown codes from this address; wait and try again.",
+            });
+        }
+        let found = match normalise_code(code) {
+            Some(code) => self
+                .state
+                .get(&code_key(&code))
+                .await?
+                .and_then(|b| String::from_utf8(b).ok()),
+            None => None,
+        };
+        let loaded = match found {
+            Some(id) => self.load(&id, now).await.map(|r| (id, r)),
+            None => Err(expired()),
+        };
+        if let Err(Error::Refused { .. }) = &loaded {
+            self.state
+                .incr_window(&ip_key, self.config.lockout.ip_window)
+                .await?;
+        }
+        loaded
     }
 
     fn origin_of(r: &Record) -> Origin {
@@ -246,8 +270,12 @@ impl LoginService {
     }
 
     /// The approval page: what is waiting under this code.
-    pub async fn device_flow_pending(&self, code: &str) -> Result<Pending, Error> {
-        let (_, r) = self.by_code(code, self.clock.now()).await?;
+    pub async fn device_flow_pending(
+        &self,
+        code: &str,
+        from: std::net::IpAddr,
+    ) -> Result<Pending, Error> {
+        let (_, r) = self.by_code(code, from, self.clock.now()).await?;
         if r.status != Status::Pending {
             return Err(expired());
         }
@@ -262,10 +290,14 @@ impl LoginService {
     }
 
     /// WebAuthn options for the account the code belongs to.
-    pub async fn device_flow_challenge(&self, code: &str) -> Result<(Value, Pending), Error> {
+    pub async fn device_flow_challenge(
+        &self,
+        code: &str,
+        from: std::net::IpAddr,
+    ) -> Result<(Value, Pending), Error> {
         let now = self.clock.now();
-        let pending = self.device_flow_pending(code).await?;
-        let (id, mut r) = self.by_code(code, now).await?;
+        let pending = self.device_flow_pending(code, from).await?;
+        let (id, mut r) = self.by_code(code, from, now).await?;
         let challenge = self.webauthn_challenge(&r.login_flow).await?;
         r.login_flow = challenge.flow_id.expose().to_owned();
         self.save(&id, &r, now).await?;
@@ -281,7 +313,7 @@ impl LoginService {
         approver: &Origin,
     ) -> Result<PamOutcome, Error> {
         let now = self.clock.now();
-        let (id, mut r) = self.by_code(code, now).await?;
+        let (id, mut r) = self.by_code(code, approver.ip, now).await?;
         if r.status != Status::Pending {
             return Err(expired());
         }
@@ -320,7 +352,7 @@ impl LoginService {
     /// "This was not me": the sign-in at the server is refused.
     pub async fn device_flow_deny(&self, code: &str, approver: &Origin) -> Result<(), Error> {
         let now = self.clock.now();
-        let (id, mut r) = self.by_code(code, now).await?;
+        let (id, mut r) = self.by_code(code, approver.ip, now).await?;
         if r.status != Status::Pending {
             return Err(expired());
         }

@@ -135,6 +135,7 @@ impl From<Error> for ApiError {
                     "factor_not_found" | "device_not_found" => StatusCode::NOT_FOUND,
                     "device_unauthorized" => StatusCode::UNAUTHORIZED,
                     "device_code_invalid" => StatusCode::NOT_FOUND,
+                    "too_many_attempts" => StatusCode::TOO_MANY_REQUESTS,
                     _ => StatusCode::CONFLICT,
                 },
                 code,

@@ -172,3 +172,41 @@ async fn device_credentials_clock_skew_and_the_device_flow() {
     assert_eq!(c.status, StatusCode::NOT_FOUND, "{}", c.body);
     assert_eq!(c.code(), "device_code_invalid");
 }
+
+/// Unknown codes count toward the address's limit: the code space cannot be walked.
+#[tokio::test]
+async fn unknown_device_codes_are_limited_per_address() {
+    let env = Env::new();
+    let gw = Gw::new(env.state_with("[lockout]\nip_limit = 10\n").await);
+    let codes = ["BCDF-GHJK", "not a code", "ＢＣＤＦ－ＧＨＪＬ"];
+    for code in codes.iter().cycle().take(10) {
+        let c = gw
+            .call(
+                "POST",
+                "/api/v1/device/challenge",
+                "",
+                Some(json!({"user_code": code})),
+            )
+            .await;
+        assert_eq!(c.status, StatusCode::NOT_FOUND, "{}", c.body);
+    }
+    let c = gw
+        .call(
+            "POST",
+            "/api/v1/device/challenge",
+            "",
+            Some(json!({"user_code": "BCDF-GHJM"})),
+        )
+        .await;
+    assert_eq!(c.status, StatusCode::TOO_MANY_REQUESTS, "{}", c.body);
+    assert_eq!(c.code(), "too_many_attempts");
+    let page = gw
+        .send(
+            Request::get("/device?code=BCDF-GHJN")
+                .body(Body::empty())
+                .unwrap(),
+            PROXY,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+}

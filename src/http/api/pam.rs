@@ -230,9 +230,13 @@ pub struct ApprovalBody {
 /// WebAuthn options for its account.
 pub async fn post_approval_challenge(
     State(state): State<AppState>,
+    client: Client,
     AppJson(body): AppJson<ApprovalBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (options, pending) = state.login.device_flow_challenge(&body.user_code).await?;
+    let (options, pending) = state
+        .login
+        .device_flow_challenge(&body.user_code, client.origin.ip)
+        .await?;
     Ok(Json(json!({ "options": options, "pending": pending })))
 }
 

@@ -14,6 +14,7 @@ use super::layout::{Csrf, document, esc, html};
 use super::views;
 use crate::app::AppState;
 use crate::auth::device_flow::Pending;
+use crate::http::client::Client;
 
 #[derive(Debug, Deserialize)]
 pub struct DeviceQuery {
@@ -81,6 +82,7 @@ fn pending_view(lang: Lang, p: &Pending) -> String {
 
 pub async fn get_device(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Query(query): Query<DeviceQuery>,
 ) -> Response {
@@ -90,8 +92,19 @@ pub async fn get_device(
     let (status, body) = if code.is_empty() {
         (StatusCode::OK, lookup_form(lang, "", false))
     } else {
-        match state.login.device_flow_pending(code).await {
+        match state
+            .login
+            .device_flow_pending(code, client.origin.ip)
+            .await
+        {
             Ok(p) => (StatusCode::OK, pending_view(lang, &p)),
+            Err(crate::error::Error::Refused {
+                code: "too_many_attempts",
+                ..
+            }) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                views::message(lang, M::DeviceTooMany, None),
+            ),
             Err(crate::error::Error::Refused { .. }) => {
                 (StatusCode::NOT_FOUND, lookup_form(lang, code, true))
             }

@@ -146,6 +146,7 @@ messages! {
     DeviceUnknown => "このコードは見つからないか、期限切れです。サーバーでもう一度サインインを始めてください。", "This code is unknown or has expired. Start the sign-in at the server again.";
     DeviceApproved => "承認しました。サーバーでのサインインが続行されます。", "Approved: the sign-in at the server continues.";
     DeviceRefused => "拒否しました。サーバーでのサインインは中止されます。", "Refused: the sign-in at the server is stopped.";
+    DeviceTooMany => "このアドレスから不明なコードが続いたため、しばらく受け付けません。", "Too many unknown codes from this address: wait and try again.";
     TerminalTitle => "端末の登録", "Register this terminal";
     TerminalLead => "このブラウザーを次の端末として登録します。登録後、この端末からのサインインは院内端末として扱われます。", "This browser will be registered as the terminal below. Sign-ins from it then count as from a registered clinic terminal.";
     TerminalLocation => "設置場所", "Location";

@@ -26,9 +26,20 @@ impl DecisionCache {
 
     /// None of the parts can hold a NUL (hex sid, system ids, method tokens, and paths that
     /// normalisation refused control characters in), so NUL separates them unambiguously.
-    pub fn key(sid: &str, system: &str, method: &str, path: &str) -> String {
-        let mut k = String::with_capacity(sid.len() + system.len() + method.len() + path.len() + 3);
-        for part in [sid, system, method, path] {
+    /// The zone and device are part of the question: one session asked from a registered
+    /// terminal and from elsewhere gets two decisions.
+    pub fn key(
+        sid: &str,
+        system: &str,
+        method: &str,
+        path: &str,
+        zone: &str,
+        device: &str,
+    ) -> String {
+        let mut k = String::with_capacity(
+            sid.len() + system.len() + method.len() + path.len() + zone.len() + device.len() + 6,
+        );
+        for part in [sid, system, method, path, zone, device] {
             k.push_str(part);
             k.push('\u{0}');
         }
@@ -77,7 +88,12 @@ mod tests {
             policy_ids: vec!["p".into()],
             errors: vec![],
         };
-        let k = DecisionCache::key("s1", "emr", "GET", "/");
+        let k = DecisionCache::key("s1", "emr", "GET", "/", "external", "");
+        assert_ne!(
+            k,
+            DecisionCache::key("s1", "emr", "GET", "/", "trusted", "ward-pc"),
+            "another zone or device is another question"
+        );
         let d = Arc::new(d);
         c.put(k.clone(), d.clone());
         assert_eq!(c.get(&k), Some(d.clone()));

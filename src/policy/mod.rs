@@ -149,6 +149,8 @@ pub struct AccessFacts {
     pub zone: Zone,
     /// The methods the session was established with.
     pub amr: Vec<String>,
+    /// The registered terminal the request comes from, or empty.
+    pub device: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -506,6 +508,7 @@ impl PolicyEngine {
             "method": facts.method,
             "zone": facts.zone.as_str(),
             "amr": facts.amr,
+            "device": facts.device,
         });
         self.decide(
             "access",

@@ -212,6 +212,7 @@ when { context.path like "/records/*" && !(principal.roles.contains("doctor") ||
         method: "GET".into(),
         zone: Zone::Trusted,
         amr: vec!["pwd".to_owned()],
+        device: String::new(),
     };
     let d = e.access(&clerk, &s, &req("/records/42"));
     assert_eq!(

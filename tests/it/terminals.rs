@@ -24,6 +24,10 @@ const TERMINALS_ONLY: &str = r#"
 @id("emr-from-registered-terminals-only")
 forbid (principal, action == Sekimori::Action::"issue_session", resource == Sekimori::System::"emr")
 when { context.device == "" };
+
+@id("emr-pages-from-registered-terminals-only")
+forbid (principal, action == Sekimori::Action::"access", resource == Sekimori::System::"emr")
+when { context.device == "" };
 "#;
 
 struct Page {
@@ -178,6 +182,25 @@ async fn a_terminal_is_enrolled_recognised_rotated_and_a_copy_revoked() {
     assert_eq!(inside.status, StatusCode::OK, "{}", inside.text);
     let second = terminal_cookie(&inside).expect("the secret rotates at sign-in");
     assert_ne!(second, first);
+
+    // Behind forward-auth, the same session reaches the EMR's pages only with the cookie.
+    let session = inside
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("sekimori_session="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap();
+    let pages = |cookies: String| {
+        Request::get("/api/v1/authz/auth-request")
+            .header("x-original-url", "https://emr.clinic.example/records/42")
+            .header("cookie", cookies)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let with = page(&gw, pages(format!("{session}; {second}"))).await;
+    assert_eq!(with.status, StatusCode::OK, "{}", with.text);
+    let without = page(&gw, pages(session.clone())).await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN, "{}", without.text);
     let kinds = gw.audit_kinds().await;
     let (_, _, d) = kinds
         .iter()

@@ -149,7 +149,15 @@ async fn check(
     };
 
     let now = state.clock.now();
-    let key = DecisionCache::key(&session.sid, &system.id, &target.method, &target.path);
+    let device = client.origin.device.clone().unwrap_or_default();
+    let key = DecisionCache::key(
+        &session.sid,
+        &system.id,
+        &target.method,
+        &target.path,
+        client.origin.zone.as_str(),
+        &device,
+    );
     let decision = match state.access_cache.get(&key) {
         Some(d) => d,
         None => {
@@ -171,6 +179,7 @@ async fn check(
                 method: target.method.clone(),
                 zone: client.origin.zone,
                 amr: session.amr.clone(),
+                device,
             };
             let d = std::sync::Arc::new(state.policy.access(&account, &sys, &facts));
             state.access_cache.put(key, d.clone());

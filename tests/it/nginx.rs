@@ -55,6 +55,11 @@ http {{
 }}
 "#
     );
+    start(dir, port, &conf)
+}
+
+/// nginx with `conf` (written to `dir/nginx.conf`, prefix `dir`), once it listens on `port`.
+pub fn start(dir: &Path, port: u16, conf: &str) -> Killed {
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).unwrap();
     let child = Command::new("nginx")
@@ -63,7 +68,7 @@ http {{
         .arg("-c")
         .arg(&path)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("nginx must be installed (tests/run.sh installs it)");
     let deadline = Instant::now() + Duration::from_secs(10);

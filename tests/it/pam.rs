@@ -138,6 +138,29 @@ pub fn totp_account(gw: &Gateway, env: &Env, name: &str) -> (String, DateTime<Ut
     (secret, at)
 }
 
+/// A local account (for sshd, pam_unix and pam_succeed_if), with `password`.
+pub fn local_user(user: &str, password: &str) {
+    let exists = Command::new("id")
+        .arg(user)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let out = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", user])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let mut c = Command::new("chpasswd")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(c.stdin.take().unwrap(), "{user}:{password}").unwrap();
+    assert!(c.wait().unwrap().success());
+}
+
 /// A registered device and its credential, through the real CLI.
 pub fn register(env: &Env, name: &str, kind: &str) -> String {
     let out = env.run(&["device", "add", name, "--kind", kind], None);
@@ -378,19 +401,7 @@ async fn password_and_code_mode_checks_the_gateway_password_first() {
 async fn the_break_glass_account_skips_the_code_and_its_use_is_recorded() {
     require_root();
     let user = "sekimori-emergency";
-    let exists = Command::new("id")
-        .arg(user)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if !exists {
-        let out = Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", user])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out));
-    }
+    local_user(user, "emergency-Pa55-sealed");
     let env = Env::new();
     let mut gw = Gateway::start(&env, &[]);
     let credential = register(&env, "srv-bg-1", "server");

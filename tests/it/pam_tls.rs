@@ -3,8 +3,7 @@
 //! another CA, it refuses (fail closed) and says it was a TLS error.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration as StdDuration, Instant};
+use std::process::Command;
 
 use chrono::Duration;
 
@@ -121,26 +120,7 @@ http {{
 }}
 "#
     );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new("nginx")
-        .arg("-p")
-        .arg(dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nginx must be installed (tests/run.sh installs it)");
-    let deadline = Instant::now() + StdDuration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not start: {}",
-            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
-        );
-        std::thread::sleep(StdDuration::from_millis(50));
-    }
-    Killed(child)
+    crate::nginx::start(dir, port, &conf)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -9,7 +9,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
 
-use crate::pam::{PamService, register, require_root, totp_account};
+use crate::pam::{PamService, local_user, register, require_root, totp_account};
 use crate::process::{Gateway, free_port};
 use crate::support::Env;
 use crate::totp::oathtool;
@@ -131,30 +131,10 @@ fn client(sshd: &Sshd, user: &str, password: &str, code: &str) -> Command {
     c
 }
 
-/// A local account for sshd and pam_unix, with a known password.
-fn local_user(user: &str) {
-    let exists = Command::new("id")
-        .arg(user)
-        .output()
-        .unwrap()
-        .status
-        .success();
-    if !exists {
-        run(Command::new("useradd").args(["-M", "-s", "/bin/sh", user]));
-    }
-    let mut c = Command::new("chpasswd")
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    writeln!(c.stdin.take().unwrap(), "{user}:{LOCAL_PASSWORD}").unwrap();
-    assert!(c.wait().unwrap().success());
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn openssh_with_publickey_then_password_and_code() {
     require_root();
-    local_user(USER);
+    local_user(USER, LOCAL_PASSWORD);
     let env = Env::new();
     let gw = Gateway::start(&env, &[]);
     let url = format!("http://127.0.0.1:{}", gw.port);
@@ -225,7 +205,7 @@ async fn openssh_device_flow_approved_with_a_security_key() {
 
     require_root();
     let user = "ssh-keyholder";
-    local_user(user);
+    local_user(user, LOCAL_PASSWORD);
     let env = Env::new();
     let gw = Gateway::start(&env, &[]);
     let cookie = gw.enrol(&env, user, &[], "portal").cookie();

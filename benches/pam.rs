@@ -56,6 +56,17 @@ impl Conversation for Answer {
     fn log(&self, _level: Level, _text: &str) {}
 }
 
+/// Files removed when dropped.
+struct Removed(Vec<PathBuf>);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        for f in &self.0 {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -197,6 +208,8 @@ async fn main() {
         println!("pamtester figures: skipped, writing /etc/pam.d needs root");
         return;
     }
+    // Removed however the run ends, a panic included.
+    let _cleanup = Removed(vec![pam_d.join(&svc), pam_d.join(&base)]);
     std::fs::write(pam_d.join(&base), "auth required pam_permit.so\n").unwrap();
     let shell: Vec<(String, TotpSecret)> = shell.to_vec();
     let (mut with, mut without) = tokio::task::spawn_blocking(move || {
@@ -208,8 +221,6 @@ async fn main() {
             with.push(t);
             without.push(pamtester(&base, user, "").1);
         }
-        let _ = std::fs::remove_file(pam_d.join(&svc));
-        let _ = std::fs::remove_file(pam_d.join(&base));
         (with, without)
     })
     .await

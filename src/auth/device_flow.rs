@@ -169,6 +169,20 @@ impl LoginService {
         loaded
     }
 
+    /// The flow under a typed code, still waiting for an answer.
+    async fn waiting(
+        &self,
+        code: &str,
+        from: std::net::IpAddr,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Record), Error> {
+        let (id, r) = self.by_code(code, from, now).await?;
+        if r.status != Status::Pending {
+            return Err(expired());
+        }
+        Ok((id, r))
+    }
+
     fn origin_of(r: &Record) -> Origin {
         Origin {
             ip: r
@@ -189,9 +203,19 @@ impl LoginService {
         device: &Device,
         username: &str,
         service: &str,
+        device_time: Option<i64>,
         origin: &Origin,
     ) -> Result<Result<Started, PamOutcome>, Error> {
         let system = device_system(&self.config, device);
+        if self
+            .clock_skewed(device_time, username, &system, origin)
+            .await?
+        {
+            return Ok(Err(PamOutcome::Deny {
+                reason: "clock_skew",
+                until: None,
+            }));
+        }
         let now = self.clock.now();
         let first = match self.vouched(username, &system, origin).await {
             Err(Error::Username(_)) => LoginOutcome::InvalidCredentials,
@@ -275,18 +299,8 @@ impl LoginService {
         code: &str,
         from: std::net::IpAddr,
     ) -> Result<Pending, Error> {
-        let (_, r) = self.by_code(code, from, self.clock.now()).await?;
-        if r.status != Status::Pending {
-            return Err(expired());
-        }
-        Ok(Pending {
-            user_code: r.user_code,
-            username: r.username,
-            device: r.device,
-            service: r.service,
-            from: r.ip,
-            expires_at: crate::clock::to_jst_display(r.expires_at),
-        })
+        let (_, r) = self.waiting(code, from, self.clock.now()).await?;
+        Ok(pending_of(&r))
     }
 
     /// WebAuthn options for the account the code belongs to.
@@ -296,8 +310,8 @@ impl LoginService {
         from: std::net::IpAddr,
     ) -> Result<(Value, Pending), Error> {
         let now = self.clock.now();
-        let pending = self.device_flow_pending(code, from).await?;
-        let (id, mut r) = self.by_code(code, from, now).await?;
+        let (id, mut r) = self.waiting(code, from, now).await?;
+        let pending = pending_of(&r);
         let challenge = self.webauthn_challenge(&r.login_flow).await?;
         r.login_flow = challenge.flow_id.expose().to_owned();
         self.save(&id, &r, now).await?;
@@ -313,10 +327,7 @@ impl LoginService {
         approver: &Origin,
     ) -> Result<PamOutcome, Error> {
         let now = self.clock.now();
-        let (id, mut r) = self.by_code(code, approver.ip, now).await?;
-        if r.status != Status::Pending {
-            return Err(expired());
-        }
+        let (id, mut r) = self.waiting(code, approver.ip, now).await?;
         let origin = Self::origin_of(&r);
         let outcome = self
             .second_factor(&r.login_flow, Answer::WebAuthn(credential), &origin)
@@ -352,10 +363,7 @@ impl LoginService {
     /// "This was not me": the sign-in at the server is refused.
     pub async fn device_flow_deny(&self, code: &str, approver: &Origin) -> Result<(), Error> {
         let now = self.clock.now();
-        let (id, mut r) = self.by_code(code, approver.ip, now).await?;
-        if r.status != Status::Pending {
-            return Err(expired());
-        }
+        let (id, mut r) = self.waiting(code, approver.ip, now).await?;
         r.status = Status::Denied {
             reason: "denied_by_user".into(),
         };
@@ -390,6 +398,18 @@ impl LoginService {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// What the approval page shows of a waiting flow.
+fn pending_of(r: &Record) -> Pending {
+    Pending {
+        user_code: r.user_code.clone(),
+        username: r.username.clone(),
+        device: r.device.clone(),
+        service: r.service.clone(),
+        from: r.ip.clone(),
+        expires_at: crate::clock::to_jst_display(r.expires_at),
     }
 }
 

@@ -151,18 +151,10 @@ impl LoginService {
     ) -> Result<PamOutcome, Error> {
         debug_assert_eq!(origin.channel, Channel::Pam);
         let system = device_system(&self.config, device);
-        let now = self.clock.now();
-        if let Some(t) = device_time
-            && (t - now.timestamp()).abs() > MAX_CLOCK_SKEW_SECS
+        if self
+            .clock_skewed(device_time, username, &system, origin)
+            .await?
         {
-            self.auditor
-                .record(
-                    self.event(EventKind::LoginAttempt, Outcome::Failure, username, origin)
-                        .detail("system", system.id.as_str())
-                        .detail("reason", "clock_skew")
-                        .detail("skew_seconds", t - now.timestamp()),
-                )
-                .await?;
             return Ok(PamOutcome::deny("clock_skew"));
         }
         let first = match password {
@@ -187,6 +179,32 @@ impl LoginService {
             other => other?,
         };
         Ok(outcome_of(answered))
+    }
+
+    /// Is the device's clock further off than allowed? Audited when it is.
+    pub(super) async fn clock_skewed(
+        &self,
+        device_time: Option<i64>,
+        username: &str,
+        system: &SystemFacts,
+        origin: &Origin,
+    ) -> Result<bool, Error> {
+        let now = self.clock.now().timestamp();
+        let Some(skew) = device_time.map(|t| t - now) else {
+            return Ok(false);
+        };
+        if skew.abs() <= MAX_CLOCK_SKEW_SECS {
+            return Ok(false);
+        }
+        self.auditor
+            .record(
+                self.event(EventKind::LoginAttempt, Outcome::Failure, username, origin)
+                    .detail("system", system.id.as_str())
+                    .detail("reason", "clock_skew")
+                    .detail("skew_seconds", skew),
+            )
+            .await?;
+        Ok(true)
     }
 
     /// The first step after `pam_unix`: the local password was the device's to check.

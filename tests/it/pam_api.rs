@@ -93,6 +93,16 @@ async fn device_credentials_clock_skew_and_the_device_flow() {
         && s == "device:srv-a"
         && d["reason"] == "wrong_credential"));
     assert!(kinds.iter().any(|(_, _, d)| d["reason"] == "clock_skew"));
+    // The device flow applies the same check, in the same place.
+    let skewed = start(&gw, &cred, now - 600).await;
+    assert_eq!(skewed.body["reason"], "clock_skew", "{}", skewed.body);
+    let audited = gw
+        .audit_kinds()
+        .await
+        .iter()
+        .filter(|(_, _, d)| d["reason"] == "clock_skew")
+        .count();
+    assert_eq!(audited, 2, "both refusals are audited");
 
     // The device flow: a code, approved with the key on the portal's API, polled.
     let s = start(&gw, &cred, now).await;

@@ -164,17 +164,9 @@ pub async fn post_device_flow(
         &body.service,
     )
     .await?;
-    if let Some(t) = body.time
-        && (t - state.clock.now().timestamp()).abs() > crate::auth::pam::MAX_CLOCK_SKEW_SECS
-    {
-        return Ok(Json(answer(PamOutcome::Deny {
-            reason: "clock_skew",
-            until: None,
-        })));
-    }
     let started = state
         .login
-        .device_flow_start(&device, &body.user, &body.service, &origin)
+        .device_flow_start(&device, &body.user, &body.service, body.time, &origin)
         .await?;
     Ok(Json(match started {
         Ok(s) => json!({

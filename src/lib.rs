@@ -4,7 +4,7 @@
 //!
 //! Data flows one way: `http` / `cli` → `auth` / `admin` / `session` / `policy` / `password` /
 //! `audit` → `store` / `state` / `crypto`. The domain modules (`account`, `lockout`,
-//! `password::rules`, `audit::chain`, `http::authz::target`) are pure and take `now` (or
+//! `password::rules`, `audit::chain`, `canon`) are pure and take `now` (or
 //! nothing time-related) as an argument.
 
 pub mod account;
@@ -12,6 +12,7 @@ pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod canon;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -2,6 +2,7 @@
 //! console: create, disable, enable, set roles, reset a password, mark compromised, and the
 //! bootstrap admin. Each action is audited before it is reported done.
 
+pub mod bootstrap;
 mod factors;
 mod live;
 
@@ -153,7 +154,7 @@ impl AccountAdmin {
         let mut account = new.into_account(now)?;
         // Validate the password before the account exists, so a refused password leaves nothing.
         if let InitialPassword::Given(p) = &initial {
-            match self.passwords.validate(&account, p).await {
+            match self.passwords.validate(&account, p, now).await {
                 Err(Error::PasswordRejected(reasons)) => {
                     self.audit_rejection(actor, &account.username, &reasons)
                         .await?;
@@ -298,6 +299,40 @@ impl AccountAdmin {
                 )
                 .detail("before", before)
                 .detail("after", after)
+                .detail("reason", reason)
+                .detail("sessions_ended", ended),
+            )
+            .await?;
+        Ok(account)
+    }
+
+    /// Require a second factor for an account, or stop requiring it. Its sessions end either
+    /// way: they were made under the other rule.
+    pub async fn set_second_factor_required(
+        &self,
+        name: &str,
+        required: bool,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Account, Error> {
+        let reason = require_reason(reason)?;
+        let mut account = self.find(name).await?;
+        let before = account.second_factor_required;
+        account.second_factor_required = required;
+        account.updated_at = self.clock.now();
+        self.stores.accounts.update_account(&account).await?;
+        let ended = self.end_sessions(&account).await?;
+        self.auditor
+            .record(
+                self.event(
+                    EventKind::AdminAction,
+                    Outcome::Success,
+                    actor,
+                    &account.username,
+                )
+                .detail("action", "second_factor_required")
+                .detail("before", before)
+                .detail("after", required)
                 .detail("reason", reason)
                 .detail("sessions_ended", ended),
             )

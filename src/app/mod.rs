@@ -117,14 +117,24 @@ impl AppState {
             config.password.pepper.clone(),
             config.password.max_concurrent_hashes,
         )?;
-        let passwords = Arc::new(PasswordService::new(
-            config.password.policy.clone(),
-            hasher,
-            Arc::new(blocklist),
-            breach,
-            config.facility.name.clone(),
-            stores.clone(),
-        ));
+        let passwords = Arc::new(
+            PasswordService::new(
+                config.password.policy.clone(),
+                hasher,
+                Arc::new(blocklist),
+                breach,
+                config.facility.name.clone(),
+                stores.clone(),
+            )
+            .with_bootstrap_file(crate::admin::bootstrap::secret_path(&config))
+            .with_factors_optional_until(
+                config
+                    .systems
+                    .iter()
+                    .filter_map(|s| s.factors_optional.as_ref().map(|r| r.until))
+                    .max(),
+            ),
+        );
         let auditor = Auditor::new(stores.audit.clone(), clock.clone());
         let (state, state_source): (Arc<dyn StateStore>, StateSource) = match &config.state {
             // An administrative command acts on the running gateway's memory, if there is one.
@@ -247,7 +257,7 @@ impl AppState {
 
 /// Load the default and the deployment's policies; every problem in one error.
 pub fn load_policies(config: &Config) -> Result<PolicyEngine, Error> {
-    PolicyEngine::load(config.policy_dir.as_deref()).map_err(|problems| {
+    PolicyEngine::load(config.policy_dir.as_deref(), &config.access_rules).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
         Error::Config(format!("policies do not load:\n{}", lines.join("\n")))
     })

@@ -30,6 +30,9 @@ token_enum! {
         SessionRevoked => "session_revoked", "セッション失効";
         Logout => "logout", "ログアウト";
         AccessDenied => "access_denied", "アクセス拒否";
+        RequestRefused => "request_refused", "解釈が一つに定まらないリクエストの拒否";
+        StepUpRequired => "step_up_required", "追加の認証要素の要求";
+        SessionUpgraded => "session_upgraded", "セッションへの認証要素の追加";
         FactorEnrolled => "factor_enrolled", "二要素の登録";
         FactorRemoved => "factor_removed", "二要素の削除";
         FactorsReset => "factors_reset", "二要素のリセット";

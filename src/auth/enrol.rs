@@ -62,6 +62,7 @@ impl LoginService {
             )
             .await?;
         let system = self.system(&record.system).await?;
-        self.decide(account, &system, amr, "ok", origin, now).await
+        let proof = super::decide::Proof::of_flow(&record, amr, "ok");
+        self.decide(account, &system, proof, origin, now).await
     }
 }

@@ -42,6 +42,9 @@ pub struct FlowRecord {
     pub step: FlowStep,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// A step-up: the session the flow's end replaces.
+    #[serde(default)]
+    pub upgrades: Option<super::Upgrade>,
 }
 
 /// Store a flow; the id is returned once.

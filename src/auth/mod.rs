@@ -21,13 +21,16 @@
 //! the device as the resource and ends in an allow or deny instead of a session; a
 //! registered terminal's browser carries its device into the policy context.
 
+mod decide;
 pub mod device_flow;
 mod enrol;
 mod facts;
 pub mod flow;
 pub mod pam;
 mod second_factor;
+mod step_up;
 
+pub use decide::{Upgrade, upgrade_of};
 pub use facts::{
     FactorFacts, Notice, factor_facts, needs_second_factor, password_state, with_methods,
 };
@@ -49,12 +52,13 @@ use crate::lockout::{Blocked, Reserved, Zone};
 use crate::password::PasswordService;
 use crate::password::service::SetBy;
 use crate::policy::factors::FactorKind;
-use crate::policy::{AccountFacts, Decision, PolicyEngine, SessionFacts, SystemFacts, Verdict};
-use crate::session::{SessionRecord, SessionService, SessionSubject};
+use crate::policy::{PolicyEngine, SystemFacts};
+use crate::session::{SessionRecord, SessionService};
 use crate::state::{StateKey, StateStore};
 use crate::store::Stores;
 use crate::totp::service::TotpService;
 use crate::webauthn::service::WebauthnService;
+use decide::Proof;
 use flow::{FlowRecord, FlowStep};
 
 /// Where a request comes from, as the HTTP layer established it.
@@ -96,6 +100,8 @@ pub enum LoginOutcome {
         session: Box<SessionRecord>,
         policy_ids: Vec<String>,
         notices: Vec<Notice>,
+        /// A step-up: the sid of the session this one replaced.
+        upgraded: Option<String>,
     },
     SecondFactorRequired {
         flow_id: SecretString,
@@ -127,9 +133,11 @@ pub enum LoginOutcome {
         amr: Vec<String>,
         policy_ids: Vec<String>,
     },
-    /// A second-factor answer was refused (`invalid_code`, `code_already_used`, a WebAuthn
-    /// refusal code …); a new flow id to try again with, unless the attempts are used up.
+    /// A second-factor answer was refused (`invalid_code` for a wrong or a used code alike,
+    /// `invalid_recovery_code`, a WebAuthn refusal code …); a new flow id to try again with,
+    /// unless the attempts are used up.
     CodeRefused {
+        /// The code the client sees (the audit record keeps the finer reason).
         reason: &'static str,
         message: &'static str,
         /// The answers are used up: the second factor is locked.
@@ -244,7 +252,7 @@ impl LoginService {
         Err(Error::Invalid(format!("unknown system `{id}`")))
     }
 
-    /// Step one: username and password.
+    /// Step one: username and password. Settled: it runs to its end even if the client goes.
     pub async fn login(
         &self,
         username: &str,
@@ -252,46 +260,66 @@ impl LoginService {
         system: &str,
         origin: &Origin,
     ) -> Result<LoginOutcome, Error> {
-        let system = self.system(system).await?;
-        self.login_at(username, password, &system, origin).await
+        let (this, u, p, s, o) = (
+            self.clone(),
+            username.to_owned(),
+            password.clone(),
+            system.to_owned(),
+            origin.clone(),
+        );
+        settle(async move {
+            let system = this.system(&s).await?;
+            this.login_at(&u, &p, &system, &o).await
+        })
+        .await
     }
 
-    /// The password step for a system already resolved.
-    async fn login_at(
+    /// The per-address limit against password spraying: `Some(until)` when it is reached.
+    async fn address_over_limit(
         &self,
-        username: &str,
-        password: &SecretString,
-        system: &SystemFacts,
+        username: &Username,
+        ip_key: &StateKey,
         origin: &Origin,
-    ) -> Result<LoginOutcome, Error> {
-        let username = Username::parse(username)?;
-        let now = self.clock.now();
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, Error> {
         let lc = &self.config.lockout;
-
-        let ip_key = StateKey::ip_attempts(origin.ip);
-        if self.state.counter(&ip_key).await? >= lc.ip_limit {
-            self.auditor
-                .record(
-                    self.event(
-                        EventKind::LoginBlocked,
-                        Outcome::Denied,
-                        username.as_str(),
-                        origin,
-                    )
-                    .detail("scope", "address")
-                    .detail("limit", lc.ip_limit),
-                )
-                .await?;
-            let until = chrono::Duration::from_std(lc.ip_window)
-                .ok()
-                .map(|d| now + d);
-            return Ok(LoginOutcome::Blocked { until });
+        if self.state.counter(ip_key).await? < lc.ip_limit {
+            return Ok(None);
         }
+        self.auditor
+            .record(
+                self.event(
+                    EventKind::LoginBlocked,
+                    Outcome::Denied,
+                    username.as_str(),
+                    origin,
+                )
+                .detail("scope", "address")
+                .detail("limit", lc.ip_limit),
+            )
+            .await?;
+        Ok(Some(
+            chrono::Duration::from_std(lc.ip_window)
+                .ok()
+                .map_or(now, |d| now + d),
+        ))
+    }
 
-        // The slot is taken before any hash is computed (CVE-2024-4629 was the opposite).
-        let lock_key = StateKey::lockout(&username, origin.zone);
-        let reserved = match self.state.lockout_begin(&lock_key, now, &lc.policy).await? {
-            Ok(r) => r,
+    /// Take the attempt slot for this name and zone, atomically and before any hash is
+    /// computed (CVE-2024-4629 was the opposite); a lock in force is audited and returned.
+    async fn reserve_slot(
+        &self,
+        username: &Username,
+        lock_key: &StateKey,
+        origin: &Origin,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Reserved, Option<DateTime<Utc>>>, Error> {
+        match self
+            .state
+            .lockout_begin(lock_key, now, &self.config.lockout.policy)
+            .await?
+        {
+            Ok(r) => Ok(Ok(r)),
             Err(blocked) => {
                 let until = match blocked {
                     Blocked::Until(t) => Some(t),
@@ -310,20 +338,27 @@ impl LoginService {
                         .detail("admin_unlock_required", until.is_none()),
                     )
                     .await?;
-                return Ok(LoginOutcome::Blocked { until });
+                Ok(Err(until))
             }
-        };
+        }
+    }
 
+    /// The account behind a name and password, or `None`: unknown, disabled and wrong all do
+    /// the same work (a dummy hash) and look the same.
+    async fn verify_password(
+        &self,
+        username: &Username,
+        password: &SecretString,
+    ) -> Result<Option<Account>, Error> {
         let account = self
             .stores
             .accounts
-            .find_account_by_username(&self.config.facility.id, &username)
+            .find_account_by_username(&self.config.facility.id, username)
             .await?;
         let verified = match &account {
             Some(a) if a.status != AccountStatus::Disabled => {
                 self.passwords.verify(a, password).await?
             }
-            // Unknown or disabled: the same work, the same answer.
             _ => {
                 let n = SecretString::new(crate::password::rules::normalise_password(
                     password.expose(),
@@ -336,21 +371,72 @@ impl LoginService {
                 false
             }
         };
-        let Some(account) = account.filter(|_| verified) else {
+        Ok(account.filter(|_| verified))
+    }
+
+    /// The password's state for the policy: a status that forces a change, a breach-filter
+    /// hit, or a password shorter than this account now needs (it lost its last factor or its
+    /// second-factor flag since the password was set: `too_short`).
+    async fn password_state_of(
+        &self,
+        account: &Account,
+        password: &SecretString,
+        now: DateTime<Utc>,
+    ) -> Result<&'static str, Error> {
+        let normalised = crate::password::rules::normalise_password(password.expose());
+        let breached = self
+            .passwords
+            .breach_filter()
+            .is_some_and(|f| f.contains_password(&normalised));
+        let state = password_state(account.status, breached);
+        if state != "ok" {
+            return Ok(state);
+        }
+        let min = self.passwords.min_length_for(account, now).await?;
+        Ok(if normalised.chars().count() < min {
+            "too_short"
+        } else {
+            "ok"
+        })
+    }
+
+    /// The password step for a system already resolved.
+    async fn login_at(
+        &self,
+        username: &str,
+        password: &SecretString,
+        system: &SystemFacts,
+        origin: &Origin,
+    ) -> Result<LoginOutcome, Error> {
+        let username = Username::parse(username)?;
+        let now = self.clock.now();
+        let ip_key = StateKey::ip_attempts(origin.ip);
+        if let Some(until) = self
+            .address_over_limit(&username, &ip_key, origin, now)
+            .await?
+        {
+            return Ok(LoginOutcome::Blocked { until: Some(until) });
+        }
+        let lock_key = StateKey::lockout(&username, origin.zone);
+        let reserved = match self.reserve_slot(&username, &lock_key, origin, now).await? {
+            Ok(r) => r,
+            Err(until) => return Ok(LoginOutcome::Blocked { until }),
+        };
+        let Some(account) = self.verify_password(&username, password).await? else {
             self.failed(&username, origin, reserved, &ip_key, "invalid_credentials")
                 .await?;
             return Ok(LoginOutcome::InvalidCredentials);
         };
         self.state.lockout_reset(&lock_key).await?;
-
-        let breached = self.passwords.breach_filter().is_some_and(|f| {
-            f.contains_password(&crate::password::rules::normalise_password(
-                password.expose(),
-            ))
-        });
-        let pstate = password_state(account.status, breached);
-        self.decide(&account, system, vec!["pwd".into()], pstate, origin, now)
-            .await
+        let pstate = self.password_state_of(&account, password, now).await?;
+        self.decide(
+            &account,
+            system,
+            Proof::new(vec!["pwd".into()], pstate),
+            origin,
+            now,
+        )
+        .await
     }
 
     async fn failed(
@@ -405,212 +491,6 @@ impl LoginService {
         Ok(())
     }
 
-    /// Ask `issue_session` and act on the verdict.
-    async fn decide(
-        &self,
-        account: &Account,
-        system: &SystemFacts,
-        amr: Vec<String>,
-        pstate: &str,
-        origin: &Origin,
-        now: DateTime<Utc>,
-    ) -> Result<LoginOutcome, Error> {
-        let ff = factor_facts(&self.stores, &self.config, account).await?;
-        let facts = SessionFacts {
-            now,
-            amr: amr.clone(),
-            zone: origin.zone,
-            password_state: pstate.to_owned(),
-            enrolment_overdue: ff.enrolment_overdue,
-            device: origin.device.clone().unwrap_or_default(),
-            channel: origin.channel.as_str(),
-        };
-        let Decision {
-            verdict,
-            policy_ids,
-            errors,
-        } = self.policy.issue_session(
-            &AccountFacts::of(account, ff.has_second_factor),
-            system,
-            &facts,
-        );
-        // A PAM stack that asks for a code always has it checked, whatever the policy needs.
-        let verdict = match verdict {
-            Verdict::Issue if origin.channel == Channel::Pam && !pam::has_second_factor(&amr) => {
-                Verdict::NeedFactor {
-                    kinds: vec![FactorKind::Possession],
-                }
-            }
-            v => v,
-        };
-        let subject = account.username.as_str();
-        let base = |kind, outcome| {
-            self.event(kind, outcome, subject, origin)
-                .detail("system", system.id.as_str())
-                .detail("amr", amr.clone())
-                .detail("policy_ids", policy_ids.clone())
-        };
-        let flow_ttl = self.sessions.config().login_flow_ttl;
-        let expires_at = now + chrono::Duration::from_std(flow_ttl).unwrap_or_default();
-        let flow = |step| FlowRecord {
-            account_id: account.id.to_string(),
-            username: subject.to_owned(),
-            system: system.id.clone(),
-            amr: amr.clone(),
-            zone: origin.zone,
-            ip: origin.ip.to_string(),
-            user_agent: origin.user_agent.clone(),
-            step,
-            created_at: now,
-            expires_at,
-        };
-        match verdict {
-            Verdict::Issue if origin.channel == Channel::Pam => {
-                self.auditor
-                    .record(base(EventKind::LoginAttempt, Outcome::Success))
-                    .await?;
-                Ok(LoginOutcome::Allowed { amr, policy_ids })
-            }
-            Verdict::Issue => {
-                let (cookie, session) = self
-                    .sessions
-                    .create(
-                        SessionSubject {
-                            account_id: account.id.to_string(),
-                            username: subject.to_owned(),
-                            display_name: account.display_name.clone(),
-                            email: account.email.clone(),
-                            account_type: account.account_type.as_str().to_owned(),
-                            roles: account.role_names(),
-                            groups: account.group_names(),
-                            facility: account.facility_id.0.clone(),
-                            amr: amr.clone(),
-                            zone: origin.zone,
-                            ip: origin.ip.to_string(),
-                            user_agent: origin.user_agent.clone(),
-                        },
-                        now,
-                    )
-                    .await?;
-                // No session is handed out unless its audit record is committed.
-                if let Err(e) = self
-                    .auditor
-                    .record(
-                        base(EventKind::LoginAttempt, Outcome::Success)
-                            .detail("sid", session.sid.as_str())
-                            .detail("acr", session.acr()),
-                    )
-                    .await
-                {
-                    let _ = self
-                        .sessions
-                        .revoke(&session.account_id, &session.sid)
-                        .await;
-                    return Err(e.into());
-                }
-                let mut updated = account.clone();
-                updated.last_login_at = Some(now);
-                if let Err(e) = self.stores.accounts.update_account(&updated).await {
-                    tracing::warn!(error = %e, "recording the last login time failed");
-                }
-                let notices = self.notices(account, &ff).await;
-                Ok(LoginOutcome::Authenticated {
-                    cookie,
-                    session: Box::new(session),
-                    policy_ids,
-                    notices,
-                })
-            }
-            Verdict::NeedPasswordChange => {
-                let step = FlowStep::ChangePassword {
-                    reason: pstate.to_owned(),
-                };
-                let event = base(EventKind::LoginAttempt, Outcome::Info)
-                    .detail("result", "password_change_required")
-                    .detail("password_state", pstate);
-                let flow_id = self.next_step(&flow(step), event).await?;
-                Ok(LoginOutcome::PasswordChangeRequired {
-                    flow_id,
-                    reason: pstate.to_owned(),
-                    expires_at,
-                })
-            }
-            Verdict::NeedFactor { kinds } if !ff.has_second_factor => {
-                let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-                let event = base(EventKind::LoginAttempt, Outcome::Info)
-                    .detail("result", "enrolment_required")
-                    .detail("kinds", names);
-                let step = FlowStep::Enrol {
-                    kinds: kinds.clone(),
-                };
-                let flow_id = self.next_step(&flow(step), event).await?;
-                Ok(LoginOutcome::EnrolmentRequired {
-                    flow_id,
-                    kinds,
-                    expires_at,
-                    policy_ids,
-                })
-            }
-            Verdict::NeedFactor { kinds } => {
-                let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
-                let event = base(EventKind::LoginAttempt, Outcome::Info)
-                    .detail("result", "second_factor_required")
-                    .detail("kinds", names)
-                    .detail("methods", ff.methods.clone());
-                let step = FlowStep::SecondFactor {
-                    kinds: kinds.clone(),
-                };
-                let flow_id = self.next_step(&flow(step), event).await?;
-                Ok(LoginOutcome::SecondFactorRequired {
-                    flow_id,
-                    kinds,
-                    methods: ff.methods,
-                    expires_at,
-                    policy_ids,
-                })
-            }
-            Verdict::Deny => {
-                self.auditor
-                    .record(
-                        base(EventKind::LoginAttempt, Outcome::Denied)
-                            .detail("result", "denied")
-                            .detail("policy_errors", errors),
-                    )
-                    .await?;
-                Ok(LoginOutcome::Denied { policy_ids })
-            }
-        }
-    }
-
-    /// The reminders that go with a new session. Counting a reminder is best effort: a failed
-    /// count is logged and the session stands.
-    async fn notices(&self, account: &Account, ff: &FactorFacts) -> Vec<Notice> {
-        let mut notices = Vec::new();
-        if !ff.has_second_factor && account.account_type.as_str() != "service" {
-            match self.stores.factors.enrolment_nudges(account.id, true).await {
-                Ok(n) => notices.push(Notice::EnrolmentRecommended {
-                    required_from: crate::clock::to_jst_string(
-                        DateTime::from_timestamp(
-                            crate::policy::factors::TWO_FACTOR_DEADLINE_UNIX,
-                            0,
-                        )
-                        .unwrap_or_default(),
-                    ),
-                    grace_remaining: self.config.factors.enrolment_grace_logins.saturating_sub(n),
-                }),
-                Err(e) => tracing::warn!(error = %e, "counting an enrolment reminder failed"),
-            }
-        }
-        // Only for a set in use (a sign-in that spends the last one says so itself): not
-        // every sign-in of someone who never made codes.
-        if ff.recovery_codes > 0 && ff.recovery_codes < crate::recovery::LOW_WATER {
-            notices.push(Notice::RecoveryCodesLow {
-                remaining: ff.recovery_codes,
-            });
-        }
-        notices
-    }
-
     /// The account a flow belongs to. Disabled while the flow was open: the flow ends (and
     /// nothing of the step is applied).
     async fn flow_account(&self, record: &FlowRecord) -> Result<Account, Error> {
@@ -639,8 +519,23 @@ impl LoginService {
     }
 
     /// The password-change step of a flow. The flow id is spent whatever happens; a refused
-    /// password gives a new flow id to try again with.
+    /// password gives a new flow id to try again with. Settled like every step.
     pub async fn change_password(
+        &self,
+        flow_id: &str,
+        new_password: &SecretString,
+        origin: &Origin,
+    ) -> Result<(LoginOutcome, Option<Error>), Error> {
+        let (this, id, pw, o) = (
+            self.clone(),
+            flow_id.to_owned(),
+            new_password.clone(),
+            origin.clone(),
+        );
+        settle(async move { this.change_password_now(&id, &pw, &o).await }).await
+    }
+
+    async fn change_password_now(
         &self,
         flow_id: &str,
         new_password: &SecretString,
@@ -709,9 +604,8 @@ impl LoginService {
             .await?;
         // Sessions made with the old password end (they may belong to whoever knew it).
         self.sessions.revoke_all(&record.account_id).await?;
-        let outcome = self
-            .decide(&account, &system, record.amr, "ok", origin, now)
-            .await?;
+        let proof = Proof::of_flow(&record, record.amr.clone(), "ok");
+        let outcome = self.decide(&account, &system, proof, origin, now).await?;
         Ok((outcome, None))
     }
 
@@ -733,4 +627,16 @@ impl LoginService {
             .await?;
         Ok(())
     }
+}
+
+/// Run a step to its end on a task of its own. A client that disconnects (or a PAM module
+/// that gives up after its timeout) drops the request's future, but not the step: a step that
+/// has taken its lockout slot always settles it (a right answer resets the counter, a wrong
+/// one counts) and writes its audit row.
+pub(crate) async fn settle<T: Send + 'static>(
+    step: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::spawn(step)
+        .await
+        .map_err(|e| Error::Invalid(format!("a sign-in step stopped: {e}")))?
 }

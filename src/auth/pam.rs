@@ -44,6 +44,9 @@ pub fn device_system(config: &Config, device: &Device) -> SystemFacts {
         exemption_until: config
             .system(&device.name)
             .and_then(|s| s.exemption.as_ref().map(|e| e.until)),
+        factors_optional_until: config
+            .system(&device.name)
+            .and_then(|s| s.factors_optional.as_ref().map(|e| e.until)),
     }
 }
 
@@ -104,11 +107,8 @@ pub fn reason_code(reason: &str) -> &'static str {
 pub fn message(reason: &str) -> &'static str {
     match reason {
         "allow" => "認証しました。 / Verified.",
-        "invalid_code" | "invalid_code_format" => {
-            "確認コードが正しくありません。 / The verification code is not correct."
-        }
-        "code_already_used" => {
-            "この確認コードは使用済みです。次のコードを待ってください。 / This code was already used; wait for the next one."
+        "invalid_code" | "invalid_code_format" | "code_already_used" => {
+            "確認コードが正しくないか、使用済みです。 / The verification code is not correct or was already used."
         }
         "locked" | "second_factor_locked" => {
             "試行回数が上限に達したため一時的にロックされています。 / Too many attempts: temporarily locked."
@@ -139,8 +139,32 @@ pub fn message(reason: &str) -> &'static str {
 
 impl LoginService {
     /// One PAM authentication: the password when the stack sends one, then the code, then
-    /// the policy with the device as the resource.
+    /// the policy with the device as the resource. Settled: a module that gives up after its
+    /// timeout does not leave a slot taken and no outcome recorded.
     pub async fn pam_authenticate(
+        &self,
+        device: &Device,
+        username: &str,
+        password: Option<&SecretString>,
+        code: SecretString,
+        device_time: Option<i64>,
+        origin: &Origin,
+    ) -> Result<PamOutcome, Error> {
+        let (this, d, u, p, o) = (
+            self.clone(),
+            device.clone(),
+            username.to_owned(),
+            password.cloned(),
+            origin.clone(),
+        );
+        super::settle(async move {
+            this.pam_authenticate_now(&d, &u, p.as_ref(), code, device_time, &o)
+                .await
+        })
+        .await
+    }
+
+    async fn pam_authenticate_now(
         &self,
         device: &Device,
         username: &str,
@@ -172,7 +196,7 @@ impl LoginService {
             other => return Ok(outcome_of(other)),
         };
         let answered = match self
-            .second_factor(flow_id.expose(), Answer::Code(code), origin)
+            .second_factor_now(flow_id.expose(), Answer::Code(code), origin)
             .await
         {
             Err(Error::Code(_)) => return Ok(PamOutcome::deny("invalid_code_format")),
@@ -251,8 +275,8 @@ impl LoginService {
             )
             .await?;
         // The gateway's own password state is not in question: it was not used.
-        self.decide(&account, system, vec!["pwd".into()], "ok", origin, now)
-            .await
+        let proof = super::decide::Proof::new(vec!["pwd".into()], "ok");
+        self.decide(&account, system, proof, origin, now).await
     }
 }
 
@@ -261,10 +285,8 @@ pub(super) fn outcome_of(outcome: LoginOutcome) -> PamOutcome {
     match outcome {
         LoginOutcome::Allowed { amr, policy_ids } => PamOutcome::Allow { amr, policy_ids },
         LoginOutcome::CodeRefused { locked: true, .. } => PamOutcome::deny("locked"),
-        LoginOutcome::CodeRefused { reason, .. } => PamOutcome::deny(match reason {
-            "code_already_used" => "code_already_used",
-            _ => "invalid_code",
-        }),
+        // A used code and a wrong one get one answer (the audit record tells them apart).
+        LoginOutcome::CodeRefused { .. } => PamOutcome::deny("invalid_code"),
         LoginOutcome::Blocked { until } => PamOutcome::Deny {
             reason: "locked",
             until,

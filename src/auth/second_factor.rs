@@ -60,10 +60,17 @@ pub struct Challenge {
 
 /// Why an answer was refused, before the flow continues or ends.
 struct Refused {
+    /// For the audit record: `code_already_used` is kept apart from `invalid_code` there.
     reason: &'static str,
+    /// For the client: a replayed code and a wrong one get the same answer, so that whoever
+    /// holds the password learns nothing about a code they saw.
+    code: &'static str,
     message: &'static str,
     detail: Option<String>,
 }
+
+/// The one answer to a wrong and to an already used code.
+const WRONG_CODE: &str = "The code is not correct, or it was already used; wait for the next one.";
 
 impl LoginService {
     fn webauthn(&self) -> Result<&WebauthnService, Error> {
@@ -152,6 +159,7 @@ impl LoginService {
             },
             created_at: now,
             expires_at,
+            upgrades: None,
         };
         let id = flow::begin(self.state.as_ref(), &record, self.flow_ttl()).await?;
         Ok(Challenge {
@@ -161,8 +169,19 @@ impl LoginService {
         })
     }
 
-    /// Answer a flow's second-factor step (or a passkey sign-in).
+    /// Answer a flow's second-factor step (or a passkey sign-in). Settled: a step that has
+    /// taken the second-factor slot runs to its end even if the client goes.
     pub async fn second_factor(
+        &self,
+        flow_id: &str,
+        answer: Answer,
+        origin: &Origin,
+    ) -> Result<LoginOutcome, Error> {
+        let (this, id, o) = (self.clone(), flow_id.to_owned(), origin.clone());
+        super::settle(async move { this.second_factor_now(&id, answer, &o).await }).await
+    }
+
+    pub(super) async fn second_factor_now(
         &self,
         flow_id: &str,
         answer: Answer,
@@ -282,9 +301,8 @@ impl LoginService {
                 } else {
                     "ok"
                 };
-                let mut outcome = self
-                    .decide(&account, &system, amr, pstate, origin, now)
-                    .await?;
+                let proof = super::decide::Proof::of_flow(&record, amr, pstate);
+                let mut outcome = self.decide(&account, &system, proof, origin, now).await?;
                 if let (Answer::RecoveryCode(_), LoginOutcome::Authenticated { notices, .. }) =
                     (&answer, &mut outcome)
                     && !notices
@@ -327,7 +345,7 @@ impl LoginService {
                 )
                 .await?;
             return Ok(LoginOutcome::CodeRefused {
-                reason: refused.reason,
+                reason: refused.code,
                 message: refused.message,
                 locked: true,
                 flow_id: None,
@@ -351,7 +369,7 @@ impl LoginService {
             None => None,
         };
         Ok(LoginOutcome::CodeRefused {
-            reason: refused.reason,
+            reason: refused.code,
             message: refused.message,
             locked: false,
             flow_id,
@@ -367,8 +385,9 @@ impl LoginService {
         account: AccountId,
         now: DateTime<Utc>,
     ) -> Result<Result<(Vec<String>, i64), Refused>, Error> {
-        let refused = |reason, message| Refused {
+        let refused = |reason, code, message| Refused {
             reason,
+            code,
             message,
             detail: None,
         };
@@ -380,12 +399,11 @@ impl LoginService {
                 })?;
                 Ok(match totp.check(account, code.expose(), now).await? {
                     Check::Accepted(id) => Ok((vec!["otp".into()], id)),
-                    Check::Replayed => Err(refused(
-                        "code_already_used",
-                        "This code was already used; wait for the next one.",
-                    )),
+                    Check::Replayed => {
+                        Err(refused("code_already_used", "invalid_code", WRONG_CODE))
+                    }
                     Check::Wrong | Check::NotEnrolled => {
-                        Err(refused("invalid_code", "The code is not correct."))
+                        Err(refused("invalid_code", "invalid_code", WRONG_CODE))
                     }
                 })
             }
@@ -404,6 +422,7 @@ impl LoginService {
                     } else {
                         Err(refused(
                             "invalid_recovery_code",
+                            "invalid_recovery_code",
                             "The recovery code is not correct or was already used.",
                         ))
                     },
@@ -421,6 +440,7 @@ impl LoginService {
                     }
                     Err(r) => Err(Refused {
                         reason: r.code,
+                        code: r.code,
                         message: r.message(),
                         detail: Some(r.detail),
                     }),

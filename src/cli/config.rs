@@ -26,11 +26,28 @@ pub fn run(cmd: ConfigCommand, config: &Option<PathBuf>, lang: Lang) -> Result<(
         Ok(c) => {
             // Policies are part of the configuration: files that do not load are a problem here.
             crate::app::load_policies(&c).map_err(|e| Failure::new(3, e.to_string()))?;
+            // Rules an earlier rule shadows never apply: valid, but almost surely a mistake.
+            let warnings: Vec<String> = crate::config::access::shadowed(&c.access_rules)
+                .into_iter()
+                .map(|(later, earlier)| {
+                    format!(
+                        "access.rules[{}] (access-rule-{later}) is shadowed by access.rules[{}] (access-rule-{earlier}): every request it matches is matched earlier, so it never applies",
+                        later - 1,
+                        earlier - 1
+                    )
+                })
+                .collect();
             if json {
-                super::output::print_json(
-                    &serde_json::json!({ "ok": true, "source": c.source, "problems": [] }),
-                )?;
+                super::output::print_json(&serde_json::json!({
+                    "ok": true,
+                    "source": c.source,
+                    "problems": [],
+                    "warnings": warnings,
+                }))?;
             } else {
+                for w in &warnings {
+                    println!("{}: {w}", lang.pick("warning", "警告"));
+                }
                 println!(
                     "{} ({})",
                     lang.pick("configuration OK", "設定に問題はありません"),
@@ -91,6 +108,15 @@ pub fn run(cmd: ConfigCommand, config: &Option<PathBuf>, lang: Lang) -> Result<(
                     "  trusted proxies: {}  clinic networks: {}",
                     nets(&c.network.trusted_proxies),
                     nets(&c.network.clinic_networks)
+                );
+                println!(
+                    "  access rules: {} (first match wins{})",
+                    c.access_rules.len(),
+                    if c.access_rules.is_empty() {
+                        ""
+                    } else {
+                        "; no match is denied"
+                    }
                 );
                 println!("  signing keys: {}", c.keys.dir.display());
                 println!(

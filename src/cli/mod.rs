@@ -12,6 +12,7 @@ mod factors;
 mod healthcheck;
 mod output;
 mod policy;
+mod policy_access;
 mod serve;
 mod session;
 mod user;

@@ -41,9 +41,51 @@ pub enum PolicyCommand {
         at: Option<String>,
         #[arg(long, value_enum, default_value = "trusted")]
         zone: ZoneArg,
+        /// A request path: explain forward-auth's decision for it (the session's factors
+        /// entering the system, then `access`), with the access rule that matches.
+        #[arg(long)]
+        path: Option<String>,
+        /// The request's method (with --path).
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// The request's host (with --path; default: the system's first host).
+        #[arg(long)]
+        host: Option<String>,
+        /// A registered terminal the request comes from (with --path).
+        #[arg(long, default_value = "")]
+        device: String,
         #[arg(long)]
         json: bool,
     },
+}
+
+/// The recorded allowances a system carries, one line each.
+pub(super) fn allowances(lang: Lang, s: &crate::config::SystemConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut line = |what_en: &str, what_ja: &str, e: &crate::config::Exemption| {
+        out.push(format!(
+            "{} {}: {} {} ({}: {}; {}: {})",
+            lang.pick(what_en, what_ja),
+            s.id,
+            lang.pick("until", "期限"),
+            e.until_text,
+            lang.pick("reason", "理由"),
+            e.reason,
+            lang.pick("approved by", "承認者"),
+            e.approved_by
+        ));
+    };
+    if let Some(e) = &s.exemption {
+        line("exemption", "二要素認証の適用除外", e);
+    }
+    if let Some(e) = &s.factors_optional {
+        line(
+            "relaxation of enrolled-factors-are-used",
+            "登録済み要素の使用の緩和（enrolled-factors-are-used）",
+            e,
+        );
+    }
+    out
 }
 
 fn verdict_text(lang: Lang, v: &Verdict) -> String {
@@ -104,19 +146,18 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                 )
             );
             for s in &config.systems {
-                if let Some(e) = &s.exemption {
-                    println!(
-                        "{} {}: {} {} ({}: {}; {}: {})",
-                        lang.pick("exemption", "二要素認証の適用除外"),
-                        s.id,
-                        lang.pick("until", "期限"),
-                        e.until_text,
-                        lang.pick("reason", "理由"),
-                        e.reason,
-                        lang.pick("approved by", "承認者"),
-                        e.approved_by
-                    );
+                for l in allowances(lang, s) {
+                    println!("{l}");
                 }
+            }
+            for (later, earlier) in crate::config::access::shadowed(&config.access_rules) {
+                println!(
+                    "{}",
+                    lang.pick(
+                        &format!("warning: access-rule-{later} is shadowed by access-rule-{earlier} and never applies"),
+                        &format!("警告: access-rule-{later} は access-rule-{earlier} に隠れて適用されません"),
+                    )
+                );
             }
             Ok(())
         }
@@ -126,6 +167,10 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
             factors,
             at,
             zone,
+            path,
+            method,
+            host,
+            device,
             json,
         } => {
             for f in &factors {
@@ -156,6 +201,23 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                         ),
                     )
                 })?;
+                if let Some(path) = &path {
+                    let request = super::policy_access::Request {
+                        path,
+                        method: &method,
+                        host: host.as_deref(),
+                        device: &device,
+                    };
+                    let zone = if zone == ZoneArg::Trusted {
+                        Zone::Trusted
+                    } else {
+                        Zone::External
+                    };
+                    return super::policy_access::explain(
+                        &state, &account, sys, &factors, zone, now, &request, lang, json,
+                    )
+                    .await;
+                }
                 let password_state = crate::auth::password_state(account.status, false);
                 // The same account facts as a login: enrolled factors and the grace count.
                 let ff = crate::auth::factor_facts(&state.stores, &state.config, &account)
@@ -211,6 +273,9 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                         lang.pick("at", "日時"),
                         to_jst_string(now)
                     );
+                    for l in allowances(lang, sys) {
+                        println!("  {l}");
+                    }
                 }
                 Ok::<(), Failure>(())
             }

@@ -45,6 +45,44 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
+/// The bootstrap administrator's one-time password goes to a 0600 file beside the database
+/// (removed at the account's first password change), and to the terminal only when standard
+/// output is one: never to a log stream or a captured output.
+fn announce_bootstrap(
+    state: &AppState,
+    username: &str,
+    password: &crate::crypto::SecretString,
+) -> Result<(), Failure> {
+    use std::io::IsTerminal as _;
+    let file = crate::admin::bootstrap::secret_path(&state.config);
+    crate::admin::bootstrap::write_secret(&file, username, password).map_err(|e| {
+        Failure::new(
+            1,
+            format!(
+                "cannot write the bootstrap password file {}: {e}",
+                file.display()
+            ),
+        )
+    })?;
+    let line = "==========================================================================";
+    println!("{line}");
+    println!(" 初期管理者を作成しました / Bootstrap administrator created");
+    println!("   username: {username}");
+    if std::io::stdout().is_terminal() {
+        println!("   one-time password: {}", password.expose());
+    }
+    println!("   password file (0600): {}", file.display());
+    println!(" 初回ログイン時に変更が必要です。変更するとファイルは削除されます。");
+    println!(" It must be changed at first login; the file is removed then.");
+    println!("{line}");
+    tracing::warn!(
+        username,
+        file = %file.display(),
+        "bootstrap administrator created; its one-time password is in the file"
+    );
+    Ok(())
+}
+
 pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
     let config = load_config(config)?;
     init_logging(config.log.format, &config.log.level);
@@ -56,15 +94,7 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
     // The auditor console shows the chain's state; a large log is verified in the background.
     state.chain.spawn_catch_up(state.stores.audit.clone());
     if let Some((account, password)) = state.admin.bootstrap_if_empty().await? {
-        // Printed once to the operator's terminal, never logged.
-        println!("==========================================================================");
-        println!(" 初期管理者を作成しました / Bootstrap administrator created");
-        println!("   username: {}", account.username);
-        println!("   one-time password: {}", password.expose());
-        println!(" 初回ログイン時に変更が必要です。この表示は一度だけです。");
-        println!(" It must be changed at first login. It is shown only this once.");
-        println!("==========================================================================");
-        tracing::warn!(username = %account.username, "bootstrap administrator created; one-time password printed to stdout");
+        announce_bootstrap(&state, account.username.as_str(), &password)?;
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -49,6 +49,16 @@ pub enum UserCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Require a second factor at every sign-in of an account, or stop requiring it. Without
+    /// it (and without an enrolled factor) the account's password needs the longer minimum:
+    /// a shorter one must be changed at the next sign-in.
+    SecondFactor {
+        name: String,
+        #[arg(value_enum)]
+        setting: SecondFactorSetting,
+        #[arg(long)]
+        reason: String,
+    },
     /// Issue a new one-time password (helpdesk reset).
     ResetPassword {
         name: String,
@@ -89,6 +99,12 @@ pub enum UserCommand {
         #[arg(long)]
         identity_check: String,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecondFactorSetting {
+    Required,
+    Optional,
 }
 
 #[derive(Debug, Args)]
@@ -387,6 +403,30 @@ pub async fn run(cmd: UserCommand, config: &Option<PathBuf>, lang: Lang) -> Resu
                         a.username,
                         roles_text(&a)
                     );
+                })
+        }
+        UserCommand::SecondFactor {
+            name,
+            setting,
+            reason,
+        } => {
+            let required = setting == SecondFactorSetting::Required;
+            admin
+                .set_second_factor_required(&name, required, &reason, &actor)
+                .await
+                .map(|a| {
+                    let (en, ja) = if required {
+                        (
+                            "a second factor is now required at every sign-in of",
+                            "二要素認証を必須にしました:",
+                        )
+                    } else {
+                        (
+                            "a second factor is no longer required for",
+                            "二要素認証の必須を解除しました:",
+                        )
+                    };
+                    println!("{} {}", lang.pick(en, ja), a.username);
                 })
         }
         UserCommand::ResetPassword {

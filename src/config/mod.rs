@@ -2,9 +2,11 @@
 //! environment variables `SEKIMORI__SECTION__KEY`, then validation into [`Config`]. Loading
 //! collects every problem, each with its key path and a fix, instead of stopping at the first.
 
+pub mod access;
 pub mod factors;
 pub mod gateway;
 pub mod raw;
+pub mod systems;
 mod url;
 mod validate;
 
@@ -18,9 +20,11 @@ use crate::account::FacilityId;
 use crate::crypto::hash::HashParams;
 use crate::crypto::secret::SecretBytes;
 use crate::password::rules::PasswordPolicy;
+pub use access::{AccessRule, RulePolicy};
 pub use factors::{AttestationPolicy, FactorsConfig, WebauthnConfig};
 pub use gateway::{KeysConfig, LockoutConfig, NetworkConfig, SessionConfig};
 pub use raw::RawConfig;
+pub use systems::{Exemption, SystemConfig};
 
 /// The embedded default configuration.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/sekimori.toml");
@@ -90,26 +94,6 @@ pub enum StateBackend {
     Redis { url: crate::crypto::SecretString },
 }
 
-/// A system behind the gateway: the Cedar resource of `issue_session` and `access`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SystemConfig {
-    pub id: String,
-    /// web | terminal | server
-    pub kind: String,
-    pub hosts: Vec<String>,
-    pub exemption: Option<Exemption>,
-}
-
-/// A recorded two-factor exemption (guideline 7.0: until the system's next renewal).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exemption {
-    /// End of the exemption: midnight JST after the date given.
-    pub until: chrono::DateTime<chrono::Utc>,
-    pub until_text: String,
-    pub reason: String,
-    pub approved_by: String,
-}
-
 #[derive(Debug, Clone)]
 pub struct FacilityConfig {
     pub id: FacilityId,
@@ -149,6 +133,8 @@ pub struct Config {
     /// Extra Cedar policy files, loaded after the guideline 7.0 defaults.
     pub policy_dir: Option<PathBuf>,
     pub systems: Vec<SystemConfig>,
+    /// `[[access.rules]]`, in order; compiled to Cedar by `policy::rules`.
+    pub access_rules: Vec<AccessRule>,
     pub session: SessionConfig,
     pub lockout: LockoutConfig,
     pub network: NetworkConfig,

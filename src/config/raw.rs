@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::access::RawAccess;
 pub use super::factors::{RawFactors, RawWebauthn};
 pub use super::gateway::{RawKeys, RawLockout, RawNetwork, RawSession};
+pub use super::systems::RawSystem;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -18,6 +20,7 @@ pub struct RawConfig {
     pub password: RawPassword,
     pub policy: RawPolicy,
     pub systems: std::collections::BTreeMap<String, RawSystem>,
+    pub access: RawAccess,
     pub session: RawSession,
     pub lockout: RawLockout,
     pub network: RawNetwork,
@@ -173,14 +176,4 @@ impl Default for RawLog {
 #[serde(deny_unknown_fields, default)]
 pub struct RawPolicy {
     pub dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawSystem {
-    pub kind: String,
-    pub hosts: Vec<String>,
-    pub exemption_until: Option<String>,
-    pub exemption_reason: Option<String>,
-    pub exemption_approved_by: Option<String>,
 }

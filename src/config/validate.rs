@@ -9,8 +9,8 @@ use super::gateway;
 use super::raw::RawConfig;
 use super::url::{is_local_host, url_host};
 use super::{
-    Config, ConfigErrors, Exemption, FacilityConfig, LogConfig, LogFormat, PasswordConfig, Problem,
-    ServerConfig, StateBackend, StoreConfig, SystemConfig,
+    Config, ConfigErrors, FacilityConfig, LogConfig, LogFormat, PasswordConfig, Problem,
+    ServerConfig, StateBackend, StoreConfig,
 };
 use crate::account::FacilityId;
 use crate::crypto::SecretString;
@@ -224,93 +224,6 @@ fn check_file(key: &str, path: &Option<std::path::PathBuf>, problems: &mut Vec<P
             "create the file or remove the key",
         ));
     }
-}
-
-fn validate_systems(
-    raw: &std::collections::BTreeMap<String, super::raw::RawSystem>,
-    problems: &mut Vec<Problem>,
-) -> Vec<SystemConfig> {
-    let mut out = Vec::new();
-    for (id, s) in raw {
-        let key = format!("systems.{id}");
-        if id.is_empty()
-            || id.len() > 64
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            problems.push(problem(
-                &key,
-                "a system id uses 1-64 characters a-z, 0-9, - or _",
-                "rename the table",
-            ));
-        }
-        if !matches!(s.kind.as_str(), "web" | "terminal" | "server") {
-            problems.push(problem(
-                &format!("{key}.kind"),
-                format!("`{}` is not a system kind", s.kind),
-                "use \"web\", \"terminal\" or \"server\"",
-            ));
-        }
-        let exemption = match &s.exemption_until {
-            None => {
-                if s.exemption_reason.is_some() || s.exemption_approved_by.is_some() {
-                    problems.push(problem(
-                        &format!("{key}.exemption_until"),
-                        "an exemption reason or approver is given without an end date",
-                        "set exemption_until = \"YYYY-MM-DD\" (the next renewal)",
-                    ));
-                }
-                None
-            }
-            Some(date) => {
-                let until = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|d| d.succ_opt())
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .and_then(|n| {
-                        chrono::TimeZone::from_local_datetime(&crate::clock::jst(), &n).single()
-                    })
-                    .map(|t| t.with_timezone(&chrono::Utc));
-                let reason = s.exemption_reason.clone().unwrap_or_default();
-                let approver = s.exemption_approved_by.clone().unwrap_or_default();
-                if until.is_none() {
-                    problems.push(problem(
-                        &format!("{key}.exemption_until"),
-                        format!("`{date}` is not a date"),
-                        "use YYYY-MM-DD (JST; the exemption ends at the end of that day)",
-                    ));
-                }
-                if reason.trim().is_empty() {
-                    problems.push(problem(
-                        &format!("{key}.exemption_reason"),
-                        "a two-factor exemption must record its reason",
-                        "describe why two-factor login is not yet possible on this system",
-                    ));
-                }
-                if approver.trim().is_empty() {
-                    problems.push(problem(
-                        &format!("{key}.exemption_approved_by"),
-                        "a two-factor exemption must record who approved it",
-                        "name the approver (e.g. the security officer)",
-                    ));
-                }
-                until.map(|until| Exemption {
-                    until,
-                    until_text: date.clone(),
-                    reason,
-                    approved_by: approver,
-                })
-            }
-        };
-        out.push(SystemConfig {
-            id: id.clone(),
-            kind: s.kind.clone(),
-            hosts: s.hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
-            exemption,
-        });
-    }
-    out
 }
 
 pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigErrors> {
@@ -547,7 +460,8 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             "create it or remove the key",
         ));
     }
-    let systems = validate_systems(&raw.systems, &mut problems);
+    let systems = super::systems::validate(&raw.systems, &mut problems);
+    let access_rules = super::access::validate(&raw.access, &systems, &mut problems);
     let session = gateway::session(&raw.session, &mut problems);
     let lockout = gateway::lockout(&raw.lockout, &mut problems);
     let network = gateway::network(&raw.network, &mut problems);
@@ -627,6 +541,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             },
             policy_dir: raw.policy.dir.clone(),
             systems,
+            access_rules,
             session,
             lockout,
             network,
@@ -730,30 +645,6 @@ mod tests {
         assert_eq!(p[0].0, "server.danger_insecure_cookies");
         assert!(problems("[server]\npublic_url = \"https://auth.clinic.example\"\ndanger_insecure_cookies = false\n").is_empty());
         assert_eq!(problems("[server]\npublic_url = \"http://auth.clinic.example\"\ndanger_insecure_cookies = false\n")[0].0, "server.public_url");
-    }
-
-    #[test]
-    fn exemptions_need_a_date_a_reason_and_an_approver() {
-        let p = problems("[systems.pc1]\nkind = \"terminal\"\nexemption_until = \"2028-03-31\"\n");
-        let keys: Vec<&str> = p.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            keys,
-            vec![
-                "systems.pc1.exemption_reason",
-                "systems.pc1.exemption_approved_by"
-            ]
-        );
-        assert_eq!(
-            problems("[systems.pc1]\nkind = \"kiosk\"\n")[0].0,
-            "systems.pc1.kind"
-        );
-        let c = Config::from_toml_str("[systems.pc1]\nkind = \"terminal\"\nexemption_until = \"2028-03-31\"\nexemption_reason = \"OS renewal in FY2027\"\nexemption_approved_by = \"security officer Sato\"\n").unwrap();
-        let e = c.system("pc1").unwrap().exemption.clone().unwrap();
-        assert_eq!(
-            crate::clock::to_jst_string(e.until),
-            "2028-04-01T00:00:00.000+09:00"
-        );
-        assert!(c.system("portal").is_some(), "the embedded default system");
     }
 
     #[test]

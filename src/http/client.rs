@@ -72,15 +72,22 @@ impl FromRequestParts<AppState> for Client {
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
         let net = &state.config.network;
-        let ip = client_ip(peer, header_str(&parts.headers, "x-forwarded-for"), net).map_err(
-            |MalformedForwardedFor| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_forwarded_header",
-                    "X-Forwarded-For from the proxy is not a list of addresses.",
-                )
-            },
-        )?;
+        // Repeated X-Forwarded-For lines are one list in order (RFC 9110 5.3): reading only
+        // the first line would take a client's own entry for the proxy's.
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("\u{0}"))
+            .collect();
+        let joined = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        let ip = client_ip(peer, joined.as_deref(), net).map_err(|MalformedForwardedFor| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_forwarded_header",
+                "X-Forwarded-For from the proxy is not a list of addresses.",
+            )
+        })?;
         let user_agent: String = header_str(&parts.headers, header::USER_AGENT.as_str())
             .unwrap_or_default()
             .chars()

@@ -34,6 +34,11 @@ pub struct PasswordService {
     breach: Option<Arc<BreachFilter>>,
     facility_name: String,
     stores: Stores,
+    /// Until then some system lets accounts with a second factor sign in without it
+    /// (`[systems.*] enrolled_factors_optional_until`): the latest such end.
+    factors_optional_until: Option<DateTime<Utc>>,
+    /// The bootstrap administrator's one-time password file, removed at its first change.
+    bootstrap_file: Option<std::path::PathBuf>,
 }
 
 impl PasswordService {
@@ -52,7 +57,21 @@ impl PasswordService {
             breach,
             facility_name,
             stores,
+            factors_optional_until: None,
+            bootstrap_file: None,
         }
+    }
+
+    /// Where the bootstrap administrator's one-time password file is kept.
+    pub fn with_bootstrap_file(mut self, path: std::path::PathBuf) -> Self {
+        self.bootstrap_file = Some(path);
+        self
+    }
+
+    /// The latest end of a recorded relaxation of `enrolled-factors-are-used`.
+    pub fn with_factors_optional_until(mut self, until: Option<DateTime<Utc>>) -> Self {
+        self.factors_optional_until = until;
+        self
     }
 
     pub fn policy(&self) -> &PasswordPolicy {
@@ -67,16 +86,55 @@ impl PasswordService {
         self.breach.as_deref()
     }
 
+    /// Is a second factor enforced at every sign-in of this account, so that its password
+    /// never stands alone? Its flag and its type say so; an enrolled factor says so too
+    /// (policy `enrolled-factors-are-used`), unless some system relaxes that rule now.
+    pub fn second_factor_enforced(
+        &self,
+        account: &Account,
+        has_second_factor: bool,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let relaxed = self.factors_optional_until.is_some_and(|t| t > now);
+        account.enforces_second_factor() || (has_second_factor && !relaxed)
+    }
+
+    async fn enforced_now(&self, account: &Account, now: DateTime<Utc>) -> Result<bool, Error> {
+        let factors = self.stores.factors.list_factors(account.id).await?;
+        let has = factors
+            .iter()
+            .any(|f| f.kind == "totp" || f.kind == "webauthn");
+        Ok(self.second_factor_enforced(account, has, now))
+    }
+
+    /// The shortest password this account may have now: `min_length_without_second_factor`
+    /// for an account that can ever sign in with its password alone.
+    pub async fn min_length_for(
+        &self,
+        account: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<usize, Error> {
+        Ok(if self.enforced_now(account, now).await? {
+            self.policy.min_length_with_second_factor
+        } else {
+            self.policy.min_length_without_second_factor
+        })
+    }
+
     /// The rule context for an account: its second-factor state and personal inputs.
-    pub fn context_for(&self, account: &Account) -> RuleContext {
+    pub async fn context_for(
+        &self,
+        account: &Account,
+        now: DateTime<Utc>,
+    ) -> Result<RuleContext, Error> {
         let mut inputs = account.personal_inputs();
         if !self.facility_name.is_empty() {
             inputs.push(self.facility_name.clone());
         }
-        RuleContext {
-            second_factor_enforced: account.enforces_second_factor(),
+        Ok(RuleContext {
+            second_factor_enforced: self.enforced_now(account, now).await?,
             personal_inputs: inputs,
-        }
+        })
     }
 
     /// The pure rules for a candidate, with an explicit context (the strength meter uses this).
@@ -146,8 +204,10 @@ impl PasswordService {
         &self,
         account: &Account,
         raw: &SecretString,
+        now: DateTime<Utc>,
     ) -> Result<SecretString, Error> {
-        let assessment = self.assess(raw.expose(), self.context_for(account));
+        let ctx = self.context_for(account, now).await?;
+        let assessment = self.assess(raw.expose(), ctx);
         let mut reasons = assessment.reasons;
         let normalised = SecretString::new(rules::normalise_password(raw.expose()));
         // Reuse needs argon2 work per stored hash: only worth it for an otherwise valid password.
@@ -172,7 +232,7 @@ impl PasswordService {
         by: SetBy,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let normalised = self.validate(account, raw).await?;
+        let normalised = self.validate(account, raw, now).await?;
         let phc = self.hasher.hash(normalised).await?;
         self.stores
             .credentials
@@ -193,6 +253,12 @@ impl PasswordService {
             (SetBy::Owner, _) => AccountStatus::Active,
         };
         self.stores.accounts.update_account(account).await?;
+        // The bootstrap password stops being valid here; its file goes with it.
+        if let Some(file) = &self.bootstrap_file
+            && account.username.as_str() == crate::admin::bootstrap::USERNAME
+        {
+            crate::admin::bootstrap::forget_secret(file);
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod factors;
+pub mod rules;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -86,6 +87,8 @@ pub struct AccountFacts {
     pub groups: Vec<String>,
     pub facility: String,
     pub has_second_factor: bool,
+    /// An administrator made a second factor mandatory for this account.
+    pub second_factor_required: bool,
 }
 
 impl AccountFacts {
@@ -98,6 +101,7 @@ impl AccountFacts {
             groups: account.group_names(),
             facility: account.facility_id.0.clone(),
             has_second_factor,
+            second_factor_required: account.second_factor_required,
         }
     }
 }
@@ -110,6 +114,8 @@ pub struct SystemFacts {
     pub kind: String,
     pub facility: String,
     pub exemption_until: Option<DateTime<Utc>>,
+    /// Enrolled second factors need not be used here until then (a recorded relaxation).
+    pub factors_optional_until: Option<DateTime<Utc>>,
 }
 
 impl SystemFacts {
@@ -119,6 +125,7 @@ impl SystemFacts {
             kind: system.kind.clone(),
             facility: facility.0.clone(),
             exemption_until: system.exemption.as_ref().map(|e| e.until),
+            factors_optional_until: system.factors_optional.as_ref().map(|e| e.until),
         }
     }
 }
@@ -144,7 +151,10 @@ pub struct SessionFacts {
 pub struct AccessFacts {
     pub now: DateTime<Utc>,
     pub host: String,
+    /// The canonical path, case kept.
     pub path: String,
+    /// The canonical path, case-folded.
+    pub path_folded: String,
     pub method: String,
     pub zone: Zone,
     /// The methods the session was established with.
@@ -208,9 +218,16 @@ fn uid(type_name: &str, id: &str) -> Result<EntityUid, String> {
 }
 
 impl PolicyEngine {
-    /// The default set plus every `*.cedar` file in `extra_dir` (sorted by name).
-    pub fn load(extra_dir: Option<&Path>) -> Result<Self, Vec<PolicyProblem>> {
+    /// The default set, every `*.cedar` file in `extra_dir` (sorted by name), and the
+    /// policies compiled from `[[access.rules]]`.
+    pub fn load(
+        extra_dir: Option<&Path>,
+        access_rules: &[crate::config::AccessRule],
+    ) -> Result<Self, Vec<PolicyProblem>> {
         let mut files = vec![(DEFAULT_FILE.to_owned(), DEFAULT_POLICIES.to_owned())];
+        if !access_rules.is_empty() {
+            files.push((rules::RULES_FILE.to_owned(), rules::compile(access_rules)));
+        }
         if let Some(dir) = extra_dir {
             let entries = std::fs::read_dir(dir).map_err(|e| {
                 vec![PolicyProblem {
@@ -364,6 +381,9 @@ impl PolicyEngine {
         if let Some(until) = system.exemption_until {
             sys_attrs["exemption_until"] = json!(until.timestamp());
         }
+        if let Some(until) = system.factors_optional_until {
+            sys_attrs["enrolled_factors_optional_until"] = json!(until.timestamp());
+        }
         let value = json!([
             {
                 "uid": { "type": "Sekimori::Account", "id": account.id },
@@ -374,6 +394,7 @@ impl PolicyEngine {
                     "groups": account.groups,
                     "facility": account.facility,
                     "has_second_factor": account.has_second_factor,
+                    "second_factor_required": account.second_factor_required,
                 },
                 "parents": []
             },
@@ -501,22 +522,20 @@ impl PolicyEngine {
         system: &SystemFacts,
         facts: &AccessFacts,
     ) -> Decision {
+        let kinds = factors::kinds(&facts.amr);
         let context = json!({
             "now": facts.now.timestamp(),
             "host": facts.host,
             "path": facts.path,
+            "path_folded": facts.path_folded,
             "method": facts.method,
             "zone": facts.zone.as_str(),
             "amr": facts.amr,
+            "factor_kinds": kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            "factor_kind_count": kinds.len(),
             "device": facts.device,
         });
-        self.decide(
-            "access",
-            account,
-            system,
-            context,
-            &factors::kinds(&facts.amr),
-        )
+        self.decide("access", account, system, context, &kinds)
     }
 }
 

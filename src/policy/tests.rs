@@ -5,7 +5,7 @@ use chrono::{Duration, TimeZone, Utc};
 use super::*;
 
 fn engine() -> PolicyEngine {
-    PolicyEngine::load(None).unwrap()
+    PolicyEngine::load(None, &[]).unwrap()
 }
 
 fn account(kind: &str) -> AccountFacts {
@@ -17,6 +17,7 @@ fn account(kind: &str) -> AccountFacts {
         groups: vec![],
         facility: "default".into(),
         has_second_factor: false,
+        second_factor_required: false,
     }
 }
 
@@ -26,6 +27,7 @@ fn system(kind: &str, exemption_until: Option<DateTime<Utc>>) -> SystemFacts {
         kind: kind.into(),
         facility: "default".into(),
         exemption_until,
+        factors_optional_until: None,
     }
 }
 
@@ -162,6 +164,109 @@ fn guideline_7_defaults() {
 }
 
 #[test]
+fn required_and_enrolled_factors_are_used_on_every_system() {
+    let e = engine();
+    let before = deadline() - Duration::days(100);
+    let mut required = account("staff");
+    required.second_factor_required = true;
+    let mut enrolled = account("staff");
+    enrolled.has_second_factor = true;
+    let mut relaxed = system("web", None);
+    relaxed.factors_optional_until = Some(before + Duration::days(30));
+    for (what, a, s, now, amr, want, id) in [
+        (
+            "flag, password only",
+            &required,
+            system("web", None),
+            before,
+            &["pwd"][..],
+            need_factor(),
+            "required-second-factor",
+        ),
+        (
+            "flag, with a code",
+            &required,
+            system("web", None),
+            before,
+            &["pwd", "otp"][..],
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "flag is not relaxed",
+            &required,
+            relaxed.clone(),
+            before,
+            &["pwd"][..],
+            need_factor(),
+            "required-second-factor",
+        ),
+        (
+            "enrolled, password only",
+            &enrolled,
+            system("web", None),
+            before,
+            &["pwd"][..],
+            need_factor(),
+            "enrolled-factors-are-used",
+        ),
+        (
+            "enrolled, after the deadline too",
+            &enrolled,
+            system("web", None),
+            deadline(),
+            &["pwd"][..],
+            need_factor(),
+            "enrolled-factors-are-used",
+        ),
+        (
+            "enrolled, with a key",
+            &enrolled,
+            system("web", None),
+            before,
+            &["pwd", "hwk"][..],
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "enrolled, relaxed system",
+            &enrolled,
+            relaxed.clone(),
+            before,
+            &["pwd"][..],
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "enrolled, relaxation ended",
+            &enrolled,
+            relaxed.clone(),
+            before + Duration::days(31),
+            &["pwd"][..],
+            need_factor(),
+            "enrolled-factors-are-used",
+        ),
+        (
+            "no factor, no flag",
+            &account("staff"),
+            system("web", None),
+            before,
+            &["pwd"][..],
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+    ] {
+        let d = e.issue_session(a, &s, &facts(now, amr, "ok"));
+        assert_eq!(d.verdict, want, "{what}: {d:?}");
+        assert!(
+            d.policy_ids.iter().any(|p| p == id),
+            "{what}: {:?}",
+            d.policy_ids
+        );
+    }
+}
+
+#[test]
 fn the_missing_kind_is_named() {
     let d = engine().issue_session(
         &account("staff"),
@@ -209,6 +314,7 @@ when { context.path like "/records/*" && !(principal.roles.contains("doctor") ||
         now: deadline(),
         host: "emr.clinic.example".into(),
         path: path.into(),
+        path_folded: path.to_ascii_lowercase(),
         method: "GET".into(),
         zone: Zone::Trusted,
         amr: vec!["pwd".to_owned()],

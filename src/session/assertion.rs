@@ -204,6 +204,8 @@ mod tests {
                 zone: Zone::Trusted,
                 ip: "10.0.0.1".into(),
                 user_agent: String::new(),
+                has_second_factor: true,
+                second_factor_required: false,
             },
             created_at: now,
             absolute_expiry: now + Duration::hours(1),

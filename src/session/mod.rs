@@ -35,6 +35,13 @@ pub struct SessionSubject {
     pub zone: Zone,
     pub ip: String,
     pub user_agent: String,
+    /// The account had an enrolled second factor when the session was made (the gate asks
+    /// `issue_session` for every system a request enters).
+    #[serde(default)]
+    pub has_second_factor: bool,
+    /// An administrator had made a second factor mandatory for the account.
+    #[serde(default)]
+    pub second_factor_required: bool,
 }
 
 /// A session as stored: its subject plus its handle and lifetime. `sid` is the public
@@ -118,10 +125,13 @@ impl SessionService {
     }
 
     /// Create a session with a fresh id. The cookie value is returned once and never stored.
+    /// It ends after the absolute timeout, or at `ends_at` (a step-up keeps the end of the
+    /// session it replaces).
     pub async fn create(
         &self,
         subject: SessionSubject,
         now: DateTime<Utc>,
+        ends_at: Option<DateTime<Utc>>,
     ) -> Result<(SecretString, SessionRecord), StateError> {
         let cookie = random_token();
         let sid = sid_of(&cookie);
@@ -131,7 +141,7 @@ impl SessionService {
             sid: sid.clone(),
             subject,
             created_at: now,
-            absolute_expiry: now + absolute,
+            absolute_expiry: ends_at.map_or(now + absolute, |t| t.min(now + absolute)),
         };
         let bytes = serde_json::to_vec(&record).map_err(|e| StateError::Invalid(e.to_string()))?;
         // Index first: a session that exists is always revocable through its account.
@@ -195,6 +205,11 @@ impl SessionService {
             return Ok(None);
         }
         Ok(Some(record))
+    }
+
+    /// Is this session still there (not revoked, not idle-expired)? Does not extend it.
+    pub async fn is_live(&self, sid: &str) -> Result<bool, StateError> {
+        Ok(self.state.get(&StateKey::session(sid)).await?.is_some())
     }
 
     /// End one session.
@@ -294,6 +309,8 @@ mod tests {
             zone: Zone::External,
             ip: "192.0.2.1".into(),
             user_agent: "test".into(),
+            has_second_factor: false,
+            second_factor_required: false,
         }
     }
 
@@ -304,8 +321,8 @@ mod tests {
     #[tokio::test]
     async fn ids_are_256_bit_and_only_their_hash_is_a_key() {
         let s = service();
-        let (a, rec) = s.create(new_session("a1"), t0()).await.unwrap();
-        let (b, _) = s.create(new_session("a1"), t0()).await.unwrap();
+        let (a, rec) = s.create(new_session("a1"), t0(), None).await.unwrap();
+        let (b, _) = s.create(new_session("a1"), t0(), None).await.unwrap();
         assert_ne!(a.expose(), b.expose());
         assert_eq!(URL_SAFE_NO_PAD.decode(a.expose()).unwrap().len(), 32);
         assert_eq!(rec.sid, sid_of(a.expose()));
@@ -320,7 +337,7 @@ mod tests {
     #[tokio::test]
     async fn garbage_and_expired_sessions_are_none() {
         let s = service();
-        let (a, _) = s.create(new_session("a1"), t0()).await.unwrap();
+        let (a, _) = s.create(new_session("a1"), t0(), None).await.unwrap();
         for junk in ["", "x", &"A".repeat(43), &"é".repeat(43), &"A".repeat(8192)] {
             assert!(s.lookup(junk, t0()).await.unwrap().is_none());
         }
@@ -332,9 +349,9 @@ mod tests {
     #[tokio::test]
     async fn revoke_all_ends_every_session_of_the_account_only() {
         let s = service();
-        let (a, _) = s.create(new_session("a1"), t0()).await.unwrap();
-        let (b, _) = s.create(new_session("a1"), t0()).await.unwrap();
-        let (c, _) = s.create(new_session("a2"), t0()).await.unwrap();
+        let (a, _) = s.create(new_session("a1"), t0(), None).await.unwrap();
+        let (b, _) = s.create(new_session("a1"), t0(), None).await.unwrap();
+        let (c, _) = s.create(new_session("a2"), t0(), None).await.unwrap();
         assert_eq!(s.revoke_all("a1").await.unwrap(), 2);
         assert!(s.lookup(a.expose(), t0()).await.unwrap().is_none());
         assert!(s.lookup(b.expose(), t0()).await.unwrap().is_none());

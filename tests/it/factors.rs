@@ -18,7 +18,7 @@ const CLIENT: &str = "192.0.2.90";
 
 /// Enrol a TOTP factor (with a session cookie, or inside a login flow) and confirm it with
 /// the code oathtool gives at `at`: the confirmation's reply.
-async fn enrol_totp(
+pub async fn enrol_totp(
     gw: &Gw,
     cookie: &str,
     flow: Option<&str>,
@@ -40,7 +40,7 @@ async fn enrol_totp(
         .await
 }
 
-fn clock_at(y: i32, m: u32, d: u32) -> Arc<sekimori::clock::ManualClock> {
+pub fn clock_at(y: i32, m: u32, d: u32) -> Arc<sekimori::clock::ManualClock> {
     Arc::new(sekimori::clock::ManualClock::new(
         Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap(),
     ))

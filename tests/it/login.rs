@@ -633,6 +633,7 @@ async fn a_redis_outage_fails_closed_with_503() {
         .send(
             Request::get("/api/v1/authz/auth-request")
                 .header("x-original-url", "https://emr.clinic.example/")
+                .header("x-original-method", "GET")
                 .header("cookie", format!("sekimori_session={}", "A".repeat(43)))
                 .body(Body::empty())
                 .unwrap(),

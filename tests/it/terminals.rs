@@ -193,6 +193,7 @@ async fn a_terminal_is_enrolled_recognised_rotated_and_a_copy_revoked() {
     let pages = |cookies: String| {
         Request::get("/api/v1/authz/auth-request")
             .header("x-original-url", "https://emr.clinic.example/records/42")
+            .header("x-original-method", "GET")
             .header("cookie", cookies)
             .body(Body::empty())
             .unwrap()

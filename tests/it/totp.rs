@@ -238,7 +238,9 @@ async fn a_terminal_login_continues_with_a_totp_code() {
     let r = gw.login_json(start_body.clone(), "192.0.2.44").await;
     assert_eq!(r.body["outcome"], "second_factor_required", "{}", r.body);
     let flow = r.body["flow_id"].as_str().unwrap().to_owned();
-    // The enrolment's code is spent: a replay, with a new flow id to try again.
+    // The enrolment's code is spent: a replay, answered as a wrong code (nothing tells the
+    // holder of the password that the code was valid), with a new flow id to try again; the
+    // audit log keeps the difference.
     let r = gw
         .login_json(
             json!({ "flow_id": flow, "code": oathtool(&secret, t0) }),
@@ -247,7 +249,14 @@ async fn a_terminal_login_continues_with_a_totp_code() {
         .await;
     assert_eq!(
         (r.status, r.code()),
-        (StatusCode::UNAUTHORIZED, "code_already_used")
+        (StatusCode::UNAUTHORIZED, "invalid_code")
+    );
+    assert!(
+        gw.audit_kinds()
+            .await
+            .iter()
+            .any(|(k, _, d)| k == "login_attempt" && d["reason"] == "code_already_used"),
+        "the audit log names the replay"
     );
     let flow = r.body["error"]["details"]["flow_id"]
         .as_str()

@@ -308,11 +308,12 @@ pub async fn post_totp_confirm(
             let event = who.event(&state, "totp", false).detail("reason", code);
             state.auditor.record(event).await?;
             let flow_id = who.reopen(&state).await?;
+            // A used code and a wrong one get one answer; the audit record tells them apart.
             Err(with_flow(
                 ApiError::new(
                     StatusCode::UNAUTHORIZED,
-                    code,
-                    "The code is not correct; try the current one.",
+                    "invalid_code",
+                    "The code is not correct, or it was already used; try the current one.",
                 ),
                 flow_id,
             ))

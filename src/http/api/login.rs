@@ -37,6 +37,10 @@ pub struct LoginRequest {
     recovery_code: Option<SecretString>,
     /// A WebAuthn assertion (`PublicKeyCredential` JSON) for the flow's challenge.
     webauthn: Option<serde_json::Value>,
+    /// Add a second factor to the session this request's cookie carries (for `system`): the
+    /// answer continues as a flow, and ends with a new session that replaces the old one.
+    #[serde(default)]
+    step_up: bool,
 }
 
 /// Longest password accepted on the wire before any work: far above `max_length`, so every
@@ -94,6 +98,7 @@ pub fn login_error(e: Error) -> ApiError {
 pub async fn post_login(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     AppJson(req): AppJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let return_to = match &req.return_to {
@@ -107,7 +112,23 @@ pub async fn post_login(
         None => None,
     };
     let secure = !state.config.server.danger_insecure_cookies;
-    let (outcome, rejected) = if let Some(flow_id) = &req.flow_id {
+    let (outcome, rejected) = if req.step_up {
+        if req.flow_id.is_some() || req.username.is_some() || req.password.is_some() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                "step_up goes with the session cookie and `system` alone; answer with the flow_id it returns",
+            ));
+        }
+        let session = require_session(&state, &headers).await?;
+        let system = req.system.as_deref().unwrap_or("portal");
+        let o = state
+            .login
+            .step_up(&session, system, &client.origin)
+            .await
+            .map_err(login_error)?;
+        (o, None)
+    } else if let Some(flow_id) = &req.flow_id {
         if req.username.is_some() || req.password.is_some() {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -197,6 +218,7 @@ pub fn respond(
             session,
             policy_ids,
             notices,
+            upgraded,
         } => {
             let set_cookie = state.sessions.cookie_header(&cookie, secure);
             let body = json!({
@@ -212,6 +234,7 @@ pub fn respond(
                 "policy_ids": policy_ids,
                 "notices": notices,
                 "return_to": return_to,
+                "replaces_sid": upgraded,
             });
             let mut res = (StatusCode::OK, Json(body)).into_response();
             if let Ok(v) = HeaderValue::from_str(&set_cookie) {

@@ -1,8 +1,11 @@
 //! Forward-auth: `GET /api/v1/authz/auth-request` (nginx `auth_request`, `X-Original-URL`)
 //! and `GET /api/v1/authz/forward-auth` (Traefik, Caddy: `X-Forwarded-Method/Proto/Host/Uri`).
-//! 200 with the identity headers, 401 (or 302 for a browser on forward-auth) towards the login
-//! portal with a safe return URL, 403 when `access` denies. Forwarded headers are believed
-//! only from configured proxies, and the target is normalised before anything matches it.
+//! The request description becomes one canonical target (`target`, read as `canon` reads
+//! paths) or a refusal: `400 ambiguous_request` (`414 target_too_long`), audited with its
+//! reason. Then: 200 with the identity headers; 401 (302 for a browser on forward-auth)
+//! towards the login portal with a safe return URL, without a session or when the page needs
+//! a second factor the session lacks (`step_up=1`); 403 when the policy denies. Forwarded
+//! headers are believed only from configured proxies.
 
 pub mod target;
 
@@ -15,19 +18,12 @@ use crate::app::AppState;
 use crate::audit::{AuditEvent, EventKind, Outcome};
 use crate::config::{Config, SystemConfig};
 use crate::http::api::login::session_from;
-use crate::http::client::{Client, header_str};
+use crate::http::client::Client;
 use crate::http::error::ApiError;
 use crate::policy::cache::DecisionCache;
-use crate::policy::{AccessFacts, AccountFacts, SystemFacts, Verdict};
-use target::{Target, TargetError};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// nginx: `X-Original-URL`, `X-Original-Method`; 401 means "send to login".
-    AuthRequest,
-    /// Traefik and Caddy: `X-Forwarded-*`; the answer goes to the browser as it is.
-    ForwardAuth,
-}
+use crate::policy::{AccessFacts, AccountFacts, Decision, SessionFacts, SystemFacts, Verdict};
+use crate::session::SessionRecord;
+use target::{Mode, Refused, Target};
 
 /// The system a host belongs to.
 pub fn system_for_host<'a>(config: &'a Config, host: &str) -> Option<&'a SystemConfig> {
@@ -40,35 +36,19 @@ pub fn system_for_host<'a>(config: &'a Config, host: &str) -> Option<&'a SystemC
 /// `url` if it is an absolute http(s) URL on a protected host (or the gateway itself),
 /// normalised; otherwise `None`. Nothing else may be a post-login destination.
 pub fn safe_return_url(url: &str, config: &Config) -> Option<String> {
-    let t = target::parse_url(url, "GET").ok()?;
+    let t = target::parse_url(url.as_bytes(), b"GET").ok()?;
     let normalised = t.url();
     // The gateway itself only at its exact origin (scheme, host and port).
     let ours = normalised.starts_with(&format!("{}/", config.server.public_url));
     (ours || system_for_host(config, &t.host).is_some()).then_some(normalised)
 }
 
-fn target_of(mode: Mode, h: &HeaderMap) -> Result<Target, TargetError> {
-    match mode {
-        Mode::AuthRequest => {
-            let url =
-                header_str(h, "x-original-url").ok_or(TargetError::Missing("X-Original-URL"))?;
-            let method = header_str(h, "x-original-method").unwrap_or("GET");
-            target::parse_url(url, method)
-        }
-        Mode::ForwardAuth => target::parts(
-            header_str(h, "x-forwarded-proto").ok_or(TargetError::Missing("X-Forwarded-Proto"))?,
-            header_str(h, "x-forwarded-host").ok_or(TargetError::Missing("X-Forwarded-Host"))?,
-            header_str(h, "x-forwarded-uri").unwrap_or("/"),
-            header_str(h, "x-forwarded-method").unwrap_or("GET"),
-        ),
-    }
-}
-
-fn login_url(config: &Config, target: &Target) -> String {
+fn login_url(config: &Config, target: &Target, step_up: bool) -> String {
     format!(
-        "{}/login?rd={}",
+        "{}/login?rd={}{}",
         config.server.public_url,
-        utf8_percent_encode(&target.url(), NON_ALPHANUMERIC)
+        utf8_percent_encode(&target.url(), NON_ALPHANUMERIC),
+        if step_up { "&step_up=1" } else { "" }
     )
 }
 
@@ -106,6 +86,174 @@ pub async fn get_forward_auth(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
+/// A target that has no single reading: audited with the reason, answered 400 (414 when too
+/// long). The raw headers go into the record escaped and cut, for the auditor to see.
+async fn refuse(
+    state: &AppState,
+    client: &Client,
+    headers: &HeaderMap,
+    mode: Mode,
+    refused: Refused,
+) -> Result<Response, ApiError> {
+    let raw = |name: &str| -> Vec<String> {
+        headers
+            .get_all(name)
+            .iter()
+            .map(|v| {
+                v.as_bytes()
+                    .escape_ascii()
+                    .to_string()
+                    .chars()
+                    .take(512)
+                    .collect()
+            })
+            .collect()
+    };
+    let names: &[&str] = match mode {
+        Mode::AuthRequest => &["x-original-url", "x-original-method"],
+        Mode::ForwardAuth => &[
+            "x-forwarded-method",
+            "x-forwarded-proto",
+            "x-forwarded-host",
+            "x-forwarded-uri",
+        ],
+    };
+    let mut described = serde_json::Map::new();
+    for n in names {
+        described.insert((*n).to_owned(), serde_json::json!(raw(n)));
+    }
+    // Whose browser sent it, when a session came along.
+    let who = session_from(state, headers)
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.username.clone());
+    let mut event = AuditEvent::new(
+        state.config.facility.id.clone(),
+        EventKind::RequestRefused,
+        Outcome::Denied,
+    )
+    .detail("reason", refused.refusal.code)
+    .detail("header", refused.header)
+    .detail("request", serde_json::Value::Object(described))
+    .detail("zone", client.origin.zone.as_str());
+    event.subject = who;
+    event.ip = Some(client.origin.ip.to_string());
+    event.device = client.origin.device.clone();
+    state.auditor.record(event).await?;
+    let (status, code) = if refused.refusal.status() == 414 {
+        (StatusCode::URI_TOO_LONG, "target_too_long")
+    } else {
+        (StatusCode::BAD_REQUEST, "ambiguous_request")
+    };
+    Err(
+        ApiError::new(status, code, refused.to_string()).with_details(serde_json::json!({
+            "reason": refused.refusal.code,
+            "header": refused.header,
+        })),
+    )
+}
+
+/// The account as the gate sees it: from the session, which a disable ends.
+fn account_of(session: &SessionRecord) -> AccountFacts {
+    AccountFacts {
+        id: session.account_id.clone(),
+        account_type: session.account_type.clone(),
+        status: "active".into(),
+        roles: session.roles.clone(),
+        groups: session.groups.clone(),
+        facility: session.facility.clone(),
+        has_second_factor: session.has_second_factor,
+        second_factor_required: session.second_factor_required,
+    }
+}
+
+/// What the gate decides for one request: first whether this session's factors are enough to
+/// be in this system at all (`issue_session` for it: a session made for one system carries no
+/// more than that system allows into another), then `access` for the request itself.
+fn decide(
+    state: &AppState,
+    client: &Client,
+    session: &SessionRecord,
+    system: &SystemConfig,
+    target: &Target,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Decision {
+    let account = account_of(session);
+    let sys = SystemFacts::of(system, &state.config.facility.id);
+    let device = client.origin.device.clone().unwrap_or_default();
+    let entry = state.policy.issue_session(
+        &account,
+        &sys,
+        &SessionFacts {
+            now,
+            amr: session.amr.clone(),
+            zone: client.origin.zone,
+            password_state: "ok".into(),
+            enrolment_overdue: false,
+            device: device.clone(),
+            channel: "web",
+        },
+    );
+    match entry.verdict {
+        Verdict::Issue => {}
+        // A live session's password was fine when it was made; anything else denies.
+        Verdict::NeedPasswordChange => {
+            return Decision {
+                verdict: Verdict::Deny,
+                ..entry
+            };
+        }
+        _ => return entry,
+    }
+    state.policy.access(
+        &account,
+        &sys,
+        &AccessFacts {
+            now,
+            host: target.host.clone(),
+            path: target.path.clone(),
+            path_folded: target.folded.clone(),
+            method: target.method.clone(),
+            zone: client.origin.zone,
+            amr: session.amr.clone(),
+            device,
+        },
+    )
+}
+
+/// The answer that sends the browser (or the proxy) to the login portal: to sign in, or to
+/// add the second factor a page asks for (`step_up=1`).
+fn to_portal(
+    state: &AppState,
+    mode: Mode,
+    target: &Target,
+    code: &'static str,
+    message: &str,
+    extra: serde_json::Value,
+) -> Response {
+    let step_up = code != "no_session";
+    let location = login_url(&state.config, target, step_up);
+    let browser = mode == Mode::ForwardAuth && matches!(target.method.as_str(), "GET" | "HEAD");
+    let status = if browser {
+        StatusCode::FOUND
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let mut details = serde_json::json!({ "login_url": location });
+    if let (Some(d), serde_json::Value::Object(more)) = (details.as_object_mut(), extra) {
+        d.extend(more);
+    }
+    let mut res = ApiError::new(status, code, message)
+        .with_details(details)
+        .into_response();
+    *res.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
 async fn check(
     state: &AppState,
     client: &Client,
@@ -120,8 +268,10 @@ async fn check(
         )
         .with_internal(format!("peer {}", client.peer)));
     }
-    let target = target_of(mode, headers)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "ambiguous_request", e.to_string()))?;
+    let target = match target::from_headers(mode, headers) {
+        Ok(t) => t,
+        Err(refused) => return refuse(state, client, headers, mode, refused).await,
+    };
     let system = system_for_host(&state.config, &target.host).ok_or_else(|| {
         ApiError::new(
             StatusCode::FORBIDDEN,
@@ -131,21 +281,14 @@ async fn check(
         .with_internal(format!("host {}", target.host))
     })?;
     let Some(session) = session_from(state, headers).await? else {
-        let location = login_url(&state.config, &target);
-        let browser = mode == Mode::ForwardAuth && matches!(target.method.as_str(), "GET" | "HEAD");
-        let status = if browser {
-            StatusCode::FOUND
-        } else {
-            StatusCode::UNAUTHORIZED
-        };
-        let mut res = ApiError::new(status, "no_session", "Sign in first.")
-            .with_details(serde_json::json!({ "login_url": location }))
-            .into_response();
-        *res.status_mut() = status;
-        if let Ok(v) = HeaderValue::from_str(&location) {
-            res.headers_mut().insert(header::LOCATION, v);
-        }
-        return Ok(res);
+        return Ok(to_portal(
+            state,
+            mode,
+            &target,
+            "no_session",
+            "Sign in first.",
+            serde_json::Value::Null,
+        ));
     };
 
     let now = state.clock.now();
@@ -161,53 +304,68 @@ async fn check(
     let decision = match state.access_cache.get(&key) {
         Some(d) => d,
         None => {
-            let account = AccountFacts {
-                id: session.account_id.clone(),
-                account_type: session.account_type.clone(),
-                // Disabling an account ends its sessions, so a live session is active.
-                status: "active".into(),
-                roles: session.roles.clone(),
-                groups: session.groups.clone(),
-                facility: session.facility.clone(),
-                has_second_factor: false,
-            };
-            let sys = SystemFacts::of(system, &state.config.facility.id);
-            let facts = AccessFacts {
-                now,
-                host: target.host.clone(),
-                path: target.path.clone(),
-                method: target.method.clone(),
-                zone: client.origin.zone,
-                amr: session.amr.clone(),
-                device,
-            };
-            let d = std::sync::Arc::new(state.policy.access(&account, &sys, &facts));
+            let d = std::sync::Arc::new(decide(state, client, &session, system, &target, now));
             state.access_cache.put(key, d.clone());
             d
         }
     };
-    if decision.verdict != Verdict::Issue {
-        let mut event = AuditEvent::new(
-            state.config.facility.id.clone(),
-            EventKind::AccessDenied,
-            Outcome::Denied,
-        )
-        .subject(session.username.as_str())
-        .detail("system", system.id.as_str())
-        .detail("method", target.method.as_str())
-        .detail("path", target.path.as_str())
-        .detail("zone", client.origin.zone.as_str())
-        .detail("policy_ids", decision.policy_ids.clone());
-        event.ip = Some(client.origin.ip.to_string());
-        state.auditor.record(event).await?;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "access_denied",
-            "The access policy does not allow this request.",
-        )
-        .with_details(serde_json::json!({ "policy_ids": decision.policy_ids })));
+    let event = |kind, outcome| {
+        let mut e = AuditEvent::new(state.config.facility.id.clone(), kind, outcome)
+            .subject(session.username.as_str())
+            .detail("system", system.id.as_str())
+            .detail("method", target.method.as_str())
+            .detail("path", target.path.as_str())
+            .detail("zone", client.origin.zone.as_str())
+            .detail("amr", session.amr.clone())
+            .detail("policy_ids", decision.policy_ids.clone());
+        e.ip = Some(client.origin.ip.to_string());
+        e.device = client.origin.device.clone();
+        e
+    };
+    match &decision.verdict {
+        Verdict::Issue => allow(state, &session, system, now),
+        Verdict::NeedFactor { kinds } => {
+            let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+            state
+                .auditor
+                .record(
+                    event(EventKind::StepUpRequired, Outcome::Info).detail("kinds", names.clone()),
+                )
+                .await?;
+            Ok(to_portal(
+                state,
+                mode,
+                &target,
+                "second_factor_required",
+                "This page needs a second factor; continue at the login portal.",
+                serde_json::json!({ "kinds": names, "policy_ids": decision.policy_ids }),
+            ))
+        }
+        Verdict::Deny | Verdict::NeedPasswordChange => {
+            state
+                .auditor
+                .record(
+                    event(EventKind::AccessDenied, Outcome::Denied)
+                        .detail("policy_errors", decision.errors.clone()),
+                )
+                .await?;
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "access_denied",
+                "The access policy does not allow this request.",
+            )
+            .with_details(serde_json::json!({ "policy_ids": decision.policy_ids })))
+        }
     }
+}
 
+/// 200 with the identity headers and a signed assertion for the upstream.
+fn allow(
+    state: &AppState,
+    session: &SessionRecord,
+    system: &SystemConfig,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Response, ApiError> {
     let assertions = state.assertions.as_ref().ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -216,7 +374,7 @@ async fn check(
         )
     })?;
     let jwt = assertions
-        .for_session(&session, &system.id, now)
+        .for_session(session, &system.id, now)
         .map_err(ApiError::from)?;
     let mut groups: Vec<&str> = session.roles.iter().map(String::as_str).collect();
     groups.extend(session.groups.iter().map(String::as_str));

@@ -1,34 +1,52 @@
-//! The request a proxy asks about, rebuilt from its headers and normalised before anything is
-//! matched against it. Normalisation refuses what two parsers could read differently (encoded
-//! slashes and backslashes, `..;`, fragments, double encoding, control characters, dot
-//! segments above the root) instead of guessing: an ambiguous request is never allowed.
+//! The request a proxy asks about, rebuilt from its headers into exactly one canonical
+//! [`Target`] or refused. Nothing is filled in by default and nothing downstream looks at the
+//! raw headers again: every header that describes the request must be sent once, non-empty,
+//! and hold one value (a comma-joined pair is two values), and the path is read by
+//! [`canon`](crate::canon) the way real servers read it.
 
-use percent_encoding::percent_decode_str;
+use axum::http::HeaderMap;
 
-/// A normalised target: host without port, lower case; path decoded, with `//`, `.` and `..`
-/// resolved and `;params` removed; the query kept apart for the return URL only.
+use crate::canon::{self, Refusal, host, method, scheme};
+
+/// A canonical target: scheme and host in lower case, the host without its port; the path
+/// decoded with dot segments resolved (and its case fold); the query kept apart for the
+/// return URL only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub scheme: String,
     pub host: String,
     pub port: Option<u16>,
     pub path: String,
+    /// `path` case-folded: what case-insensitive rules compare.
+    pub folded: String,
     pub query: Option<String>,
     pub method: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TargetError {
-    #[error("the forwarded request is missing {0}")]
-    Missing(&'static str),
-    #[error("the forwarded host is not a host name")]
-    BadHost,
-    #[error("the forwarded method is not an HTTP method")]
-    BadMethod,
-    #[error("the forwarded scheme is not http or https")]
-    BadScheme,
-    #[error("the forwarded path is ambiguous: {0}")]
-    Ambiguous(&'static str),
+/// A refusal and the header it concerns, for the answer and the audit record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}{}", .refusal.message, .header.map(|h| format!(" ({h})")).unwrap_or_default())]
+pub struct Refused {
+    pub refusal: Refusal,
+    pub header: Option<&'static str>,
+}
+
+impl Refused {
+    fn at(header: &'static str) -> impl Fn(Refusal) -> Refused {
+        move |refusal| Refused {
+            refusal,
+            header: Some(header),
+        }
+    }
+}
+
+/// Which description a proxy sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// nginx `auth_request`: `X-Original-URL` and `X-Original-Method`.
+    AuthRequest,
+    /// Traefik and Caddy: `X-Forwarded-Method`, `-Proto`, `-Host` and `-Uri`.
+    ForwardAuth,
 }
 
 impl Target {
@@ -38,16 +56,12 @@ impl Target {
         if let Some(p) = self.port {
             u.push_str(&format!(":{p}"));
         }
-        u.push_str(&self.raw_path_for_url());
+        u.push_str(&percent_encoding::utf8_percent_encode(&self.path, PATH_SET).to_string());
         if let Some(q) = &self.query {
             u.push('?');
             u.push_str(q);
         }
         u
-    }
-
-    fn raw_path_for_url(&self) -> String {
-        percent_encoding::utf8_percent_encode(&self.path, PATH_SET).to_string()
     }
 }
 
@@ -63,232 +77,200 @@ const PATH_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'}')
     .add(b'%');
 
-pub fn normalise_method(m: &str) -> Result<String, TargetError> {
-    let m = m.trim();
-    if m.is_empty() || m.len() > 16 || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(TargetError::BadMethod);
+/// The one value of a header: sent exactly once and not empty.
+fn one<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a [u8], Refused> {
+    let mut values = headers.get_all(name).iter();
+    let at = Refused::at(name);
+    let value = values.next().ok_or(at(Refusal::MISSING_HEADER))?;
+    if values.next().is_some() {
+        return Err(at(Refusal::REPEATED_HEADER));
     }
-    Ok(m.to_ascii_uppercase())
+    let bytes = value.as_bytes();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(at(Refusal::EMPTY_HEADER));
+    }
+    Ok(bytes)
 }
 
-pub fn normalise_scheme(s: &str) -> Result<String, TargetError> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "http" => Ok("http".into()),
-        "https" => Ok("https".into()),
-        _ => Err(TargetError::BadScheme),
-    }
-}
-
-/// `Host` → (host, port). IPv6 literals keep their brackets.
-pub fn normalise_host(h: &str) -> Result<(String, Option<u16>), TargetError> {
-    let h = h.trim().to_ascii_lowercase();
-    if h.is_empty() || h.len() > 255 || h.contains('@') {
-        return Err(TargetError::BadHost);
-    }
-    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
-        let (inner, after) = rest.split_once(']').ok_or(TargetError::BadHost)?;
-        inner
-            .parse::<std::net::Ipv6Addr>()
-            .map_err(|_| TargetError::BadHost)?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p.parse::<u16>().map_err(|_| TargetError::BadHost)?),
-            None if after.is_empty() => None,
-            None => return Err(TargetError::BadHost),
-        };
-        (format!("[{inner}]"), port)
-    } else {
-        let (host, port) = match h.rsplit_once(':') {
-            Some((host, p)) => (
-                host,
-                Some(p.parse::<u16>().map_err(|_| TargetError::BadHost)?),
-            ),
-            None => (h.as_str(), None),
-        };
-        let host = host.strip_suffix('.').unwrap_or(host);
-        let ok = !host.is_empty()
-            && host.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        if !ok {
-            return Err(TargetError::BadHost);
-        }
-        (host.to_owned(), port)
-    };
-    Ok((host, port))
-}
-
-/// Split `path?query` and normalise the path.
-pub fn normalise_uri(uri: &str) -> Result<(String, Option<String>), TargetError> {
-    if uri.contains('#') {
-        return Err(TargetError::Ambiguous("a fragment was sent"));
-    }
-    let (raw_path, query) = match uri.split_once('?') {
-        Some((p, q)) => (p, Some(q.to_owned())),
-        None => (uri, None),
-    };
-    if !raw_path.starts_with('/') {
-        return Err(TargetError::Ambiguous("the path does not start with /"));
-    }
-    if raw_path.contains('\\') {
-        return Err(TargetError::Ambiguous("backslash in the path"));
-    }
-    let mut out: Vec<String> = Vec::new();
-    for raw in raw_path.split('/').skip(1) {
-        let decoded = percent_decode_str(raw)
-            .decode_utf8()
-            .map_err(|_| TargetError::Ambiguous("percent-encoding that is not UTF-8"))?;
-        if decoded.contains('/') || decoded.contains('\\') {
-            return Err(TargetError::Ambiguous("an encoded slash or backslash"));
-        }
-        if decoded.contains('%')
-            && percent_decode_str(&decoded)
-                .decode_utf8()
-                .is_ok_and(|d| d != decoded)
-        {
-            return Err(TargetError::Ambiguous("double percent-encoding"));
-        }
-        if decoded.chars().any(char::is_control) {
-            return Err(TargetError::Ambiguous("a control character"));
-        }
-        let segment = decoded.split(';').next().unwrap_or_default();
-        if segment != decoded && (segment == "." || segment == ".." || segment.is_empty()) {
-            return Err(TargetError::Ambiguous(
-                "a path parameter on a dot or empty segment",
-            ));
-        }
-        match segment {
-            "" | "." => {}
-            ".." => {
-                if out.pop().is_none() {
-                    return Err(TargetError::Ambiguous("`..` above the root"));
-                }
-            }
-            s => out.push(s.to_owned()),
-        }
-    }
-    let mut path = String::from("/");
-    path.push_str(&out.join("/"));
-    if raw_path.len() > 1 && raw_path.ends_with('/') && path.len() > 1 {
-        path.push('/');
-    }
-    Ok((path, query))
-}
-
-/// `scheme://host[:port]/path?query` (nginx `X-Original-URL`).
-pub fn parse_url(url: &str, method: &str) -> Result<Target, TargetError> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or(TargetError::Missing("an absolute URL"))?;
-    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, uri) = rest.split_at(split);
-    let uri = if uri.is_empty() { "/" } else { uri };
-    let uri = if uri.starts_with('?') {
-        format!("/{uri}")
-    } else {
-        uri.to_owned()
-    };
-    parts(scheme, authority, &uri, method)
-}
-
-pub fn parts(scheme: &str, host: &str, uri: &str, method: &str) -> Result<Target, TargetError> {
-    let scheme = normalise_scheme(scheme)?;
-    let (host, port) = normalise_host(host)?;
-    let (path, query) = normalise_uri(uri)?;
-    Ok(Target {
+fn assemble(
+    scheme: String,
+    (host, port): (String, Option<u16>),
+    path: canon::CanonicalPath,
+    method: String,
+) -> Target {
+    Target {
         scheme,
         host,
         port,
-        path,
-        query,
-        method: normalise_method(method)?,
-    })
+        path: path.path,
+        folded: path.folded,
+        query: path.query,
+        method,
+    }
+}
+
+/// `scheme://host[:port]/path?query` (nginx `X-Original-URL`, and return URLs).
+pub fn parse_url(url: &[u8], method_bytes: &[u8]) -> Result<Target, Refusal> {
+    let text = canon::check_raw(url)?;
+    let (scheme_text, rest) = text.split_once("://").ok_or(Refusal::NOT_ABSOLUTE)?;
+    let split = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, target) = rest.split_at(split);
+    let target = match target.chars().next() {
+        None => "/".to_owned(),
+        Some('?') => format!("/{target}"),
+        Some(_) => target.to_owned(),
+    };
+    Ok(assemble(
+        scheme(scheme_text.as_bytes()).map_err(|_| Refusal::NOT_ABSOLUTE)?,
+        host(authority.as_bytes())?,
+        canon::canonicalise(target.as_bytes())?,
+        method(method_bytes)?,
+    ))
+}
+
+/// Read the target a proxy describes, or refuse it.
+pub fn from_headers(mode: Mode, h: &HeaderMap) -> Result<Target, Refused> {
+    match mode {
+        Mode::AuthRequest => {
+            let url = one(h, "x-original-url")?;
+            let m = one(h, "x-original-method")?;
+            let m = method(m).map_err(Refused::at("x-original-method"))?;
+            parse_url(url, m.as_bytes()).map_err(Refused::at("x-original-url"))
+        }
+        Mode::ForwardAuth => {
+            let m = one(h, "x-forwarded-method")?;
+            let p = one(h, "x-forwarded-proto")?;
+            let hst = one(h, "x-forwarded-host")?;
+            let u = one(h, "x-forwarded-uri")?;
+            Ok(assemble(
+                scheme(p).map_err(Refused::at("x-forwarded-proto"))?,
+                host(hst).map_err(Refused::at("x-forwarded-host"))?,
+                canon::canonicalise(u).map_err(Refused::at("x-forwarded-uri"))?,
+                method(m).map_err(Refused::at("x-forwarded-method"))?,
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
-    fn path(u: &str) -> Result<String, TargetError> {
-        normalise_uri(u).map(|(p, _)| p)
-    }
-
-    #[test]
-    fn equivalent_spellings_normalise_to_one_path() {
-        for (input, want) in [
-            ("/", "/"),
-            ("/admin", "/admin"),
-            ("//admin", "/admin"),
-            ("/./admin", "/admin"),
-            ("/x/../admin", "/admin"),
-            ("/%61dmin", "/admin"),
-            ("/%2e/admin", "/admin"),
-            ("/a/%2e%2e/admin", "/admin"),
-            ("/admin;jsessionid=1", "/admin"),
-            ("/admin/", "/admin/"),
-            ("/カルテ", "/カルテ"),
-            ("/%E3%82%AB%E3%83%AB%E3%83%86", "/カルテ"),
-        ] {
-            assert_eq!(path(input).as_deref(), Ok(want), "{input}");
+    fn headers(pairs: &[(&'static str, &[u8])]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_bytes(v).unwrap());
         }
+        h
+    }
+
+    const FULL: [(&str, &[u8]); 4] = [
+        ("x-forwarded-method", b"GET"),
+        ("x-forwarded-proto", b"https"),
+        ("x-forwarded-host", b"emr.clinic.example"),
+        ("x-forwarded-uri", b"/chart"),
+    ];
+
+    fn code(r: Result<Target, Refused>) -> (&'static str, Option<&'static str>) {
+        let e = r.unwrap_err();
+        (e.refusal.code, e.header)
     }
 
     #[test]
-    fn ambiguous_paths_are_refused() {
-        for input in [
-            "/admin%2fsecret",
-            "/admin%2Fsecret",
-            "/a\\b",
-            "/a%5cb",
-            "/..",
-            "/../etc",
-            "/a/..;/admin",
-            "/.;/admin",
-            "/admin#frag",
-            "/%252e%252e/admin",
-            "/%00",
-            "/%ff",
-            "admin",
-        ] {
-            assert!(path(input).is_err(), "{input} should be refused");
+    fn nothing_is_filled_in_and_nothing_is_read_twice() {
+        assert!(from_headers(Mode::ForwardAuth, &headers(&FULL)).is_ok());
+        for missing in 0..4 {
+            let mut pairs = FULL.to_vec();
+            let (name, _) = pairs.remove(missing);
+            assert_eq!(
+                code(from_headers(Mode::ForwardAuth, &headers(&pairs))),
+                ("missing_header", Some(name))
+            );
+            let mut twice = FULL.to_vec();
+            twice.push(FULL[missing]);
+            assert_eq!(
+                code(from_headers(Mode::ForwardAuth, &headers(&twice))),
+                ("repeated_header", Some(name))
+            );
+            let mut empty = FULL.to_vec();
+            empty[missing].1 = b"";
+            assert_eq!(
+                code(from_headers(Mode::ForwardAuth, &headers(&empty))),
+                ("empty_header", Some(name))
+            );
         }
-    }
-
-    #[test]
-    fn hosts_are_lowercased_and_checked() {
+        for (i, joined) in [
+            (0, &b"GET, POST"[..]),
+            (1, b"https,http"),
+            (2, b"emr.clinic.example, portal.clinic.example"),
+            (3, b"/public,/admin"),
+        ] {
+            let mut pairs = FULL.to_vec();
+            pairs[i].1 = joined;
+            assert_eq!(
+                code(from_headers(Mode::ForwardAuth, &headers(&pairs))).0,
+                "joined_values",
+                "{}",
+                String::from_utf8_lossy(joined)
+            );
+        }
+        let mut pairs = FULL.to_vec();
+        pairs[3].1 = b"/admin\xff";
         assert_eq!(
-            normalise_host("EMR.Clinic.Example.:8443").unwrap(),
-            ("emr.clinic.example".into(), Some(8443))
+            code(from_headers(Mode::ForwardAuth, &headers(&pairs))),
+            ("non_ascii_byte", Some("x-forwarded-uri"))
         );
+    }
+
+    #[test]
+    fn auth_request_needs_its_url_and_method_once() {
+        let ok = [
+            ("x-original-url", &b"https://emr.clinic.example/a"[..]),
+            ("x-original-method", b"POST"),
+        ];
+        let t = from_headers(Mode::AuthRequest, &headers(&ok)).unwrap();
+        assert_eq!((t.method.as_str(), t.path.as_str()), ("POST", "/a"));
         assert_eq!(
-            normalise_host("[::1]:80").unwrap(),
-            ("[::1]".into(), Some(80))
+            code(from_headers(Mode::AuthRequest, &headers(&ok[..1]))),
+            ("missing_header", Some("x-original-method"))
         );
-        for bad in [
-            "",
-            "a@b",
-            "a b",
-            "emr..example",
-            "x:99999",
-            "[zz]",
-            "ex_ample",
-        ] {
-            assert!(normalise_host(bad).is_err(), "{bad}");
-        }
+        let twice = [
+            ok[0],
+            ok[1],
+            ("x-original-url", b"https://emr.clinic.example/b"),
+        ];
+        assert_eq!(
+            code(from_headers(Mode::AuthRequest, &headers(&twice))),
+            ("repeated_header", Some("x-original-url"))
+        );
+        let joined = [
+            (
+                "x-original-url",
+                &b"https://emr.clinic.example/a,https://emr.clinic.example/admin"[..],
+            ),
+            ok[1],
+        ];
+        assert_eq!(
+            code(from_headers(Mode::AuthRequest, &headers(&joined))).0,
+            "joined_values"
+        );
     }
 
     #[test]
     fn original_urls_parse_and_round_trip() {
-        let t = parse_url("HTTPS://EMR.clinic.example/a//b/../c?x=1&y=%2F", "get").unwrap();
+        let t = parse_url(b"HTTPS://EMR.clinic.example/a/b/../c?x=1&y=%2F", b"GET").unwrap();
         assert_eq!(t.host, "emr.clinic.example");
         assert_eq!(t.path, "/a/c");
-        assert_eq!(t.method, "GET");
         assert_eq!(t.url(), "https://emr.clinic.example/a/c?x=1&y=%2F");
-        assert!(parse_url("javascript:alert(1)", "GET").is_err());
-        assert!(parse_url("https://a@evil.example/", "GET").is_err());
-        assert!(parse_url("https://emr.example/", "G ET").is_err());
+        assert_eq!(
+            parse_url(b"https://emr.clinic.example?x=1", b"GET")
+                .unwrap()
+                .url(),
+            "https://emr.clinic.example/?x=1"
+        );
+        assert!(parse_url(b"javascript:alert(1)", b"GET").is_err());
+        assert!(parse_url(b"https://a@evil.example/", b"GET").is_err());
+        assert!(parse_url(b"https://emr.example/", b"G ET").is_err());
     }
 }

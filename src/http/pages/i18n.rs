@@ -87,8 +87,7 @@ messages! {
     UseRecoveryCode => "リカバリーコードを使う", "Use a recovery code";
     RecoveryCode => "リカバリーコード", "Recovery code";
     RecoveryHint => "紙に控えた12文字のコード（例: abcd-efgh-jkmn）。各コードは1回だけ使えます。", "One of your 12-character codes (e.g. abcd-efgh-jkmn). Each works once.";
-    CodeWrong => "確認コードが正しくありません。", "The code is not correct.";
-    CodeUsed => "このコードは使用済みです。次のコードを待ってください。", "This code was already used; wait for the next one.";
+    CodeWrong => "確認コードが正しくないか、使用済みです。使用済みのコードは使えません。次のコードを待ってください。", "The code is not correct, or it was already used. A used code cannot be used again; wait for the next one.";
     RecoveryWrong => "リカバリーコードが正しくないか、使用済みです。", "The recovery code is not correct or was already used.";
     ChangeTitle => "パスワードの変更", "Change your password";
     ChangeMustChange => "初回または再発行後のパスワードです。新しいパスワードを設定してください。", "This is a one-time password. Choose your own.";

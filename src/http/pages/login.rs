@@ -67,7 +67,7 @@ impl Ctx {
 
 /// The system a return URL belongs to (the portal when there is none).
 fn system_of(state: &AppState, rd: Option<&str>) -> String {
-    rd.and_then(|u| crate::http::authz::target::parse_url(u, "GET").ok())
+    rd.and_then(|u| crate::http::authz::target::parse_url(u.as_bytes(), b"GET").ok())
         .and_then(|t| system_for_host(&state.config, &t.host).map(|s| s.id.clone()))
         .unwrap_or_else(|| "portal".to_owned())
 }
@@ -76,15 +76,31 @@ fn system_of(state: &AppState, rd: Option<&str>) -> String {
 pub struct LoginQuery {
     rd: Option<String>,
     lang: Option<String>,
+    /// Set by forward-auth when the page at `rd` needs a second factor the session lacks.
+    step_up: Option<String>,
 }
 
 pub async fn get_login(
     State(state): State<AppState>,
+    client: Client,
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, query.lang.as_deref(), query.rd.as_deref());
     match session_from(&state, &headers).await {
+        // Step-up: ask only for the missing factor; the answer upgrades this session.
+        Ok(Some(s))
+            if query.step_up.is_some() && crate::policy::factors::kinds(&s.amr).len() < 2 =>
+        {
+            let system = system_of(&state, ctx.rd());
+            let result = state.login.step_up(&s, &system, &client.origin).await;
+            outcome(&state, &ctx, result, &s.username).await
+        }
+        // Nothing to add: back to the page.
+        Ok(Some(_)) if query.step_up.is_some() && ctx.rd.is_some() => {
+            let to = ctx.rd.clone().unwrap_or_default();
+            (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
+        }
         Ok(Some(s)) => {
             let display = if s.display_name.is_empty() {
                 s.username.clone()
@@ -348,11 +364,8 @@ pub async fn post_enrol_totp(
                 return outcome(&state, &ctx, o, "").await;
             }
             Ok(Err(check)) => {
-                let m = if check == Check::Replayed {
-                    M::CodeUsed
-                } else {
-                    M::CodeWrong
-                };
+                // One answer for a used and a wrong code; the audit record tells them apart.
+                let m = M::CodeWrong;
                 let reason = if check == Check::Replayed {
                     "code_already_used"
                 } else {
@@ -555,7 +568,6 @@ async fn outcome(
             ..
         } => {
             let m = match reason {
-                "code_already_used" => M::CodeUsed,
                 "invalid_recovery_code" => M::RecoveryWrong,
                 _ => M::CodeWrong,
             };

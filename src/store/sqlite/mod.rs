@@ -43,9 +43,10 @@ impl SqliteStore {
             )));
         }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))
-            })?;
+            private_dir(dir)?;
+        }
+        if mode == OpenMode::CreateAndMigrate {
+            private_file(path)?;
         }
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(map_err)?
@@ -100,6 +101,66 @@ impl StoreHealth for SqliteStore {
         tx.rollback().await.map_err(map_err)?;
         Ok(())
     }
+}
+
+/// The data directory: created 0700 when missing. An existing one is left as the operator
+/// made it (it may be shared, like /var/lib), with a warning when others can enter it.
+fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            if let Ok(m) = std::fs::metadata(dir)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(dir = %dir.display(), mode = format!("{:o}", m.permissions().mode() & 0o777), "the data directory is open to other users; 0700 is advised");
+            }
+        }
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| {
+        StoreError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))
+    })
+}
+
+/// The database file 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm` files
+/// the database file's mode, so all three stay private. Files from before are tightened.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let fail = |e: std::io::Error| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
+        };
+        if !path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(fail)?;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let p = PathBuf::from(format!("{}{suffix}", path.display()));
+            if let Ok(m) = std::fs::metadata(&p)
+                && m.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
+                    .map_err(fail)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Translate sqlx errors into the store's vocabulary; SQLite primary result codes decide.

@@ -388,3 +388,130 @@ fn default_set_loads_and_lists_its_ids() {
     assert!(ids.contains(&"mhlw-7.0-two-factor-terminals-and-servers"));
     assert!(e.policies().iter().all(|(f, _)| f == DEFAULT_FILE));
 }
+
+/// The Cedar compiled from `[[access.rules]]` and the Rust reading of the same rules agree
+/// on every request: the first match decides, two_factor asks for a second kind, and no
+/// match is a denial.
+#[test]
+fn compiled_access_rules_read_as_the_rules_say() {
+    use crate::config::RulePolicy;
+    use crate::config::access::RuleInput;
+    use proptest::prelude::*;
+
+    let toml = format!(
+        "{}\n[systems.lab]\nkind = \"web\"\nhosts = [\"lab.clinic.example\", \"x.lab.clinic.example\"]\n\
+         [[access.rules]]\nhosts = [\"*.lab.clinic.example\"]\npaths = [\"/api/*/export\", \"/Raw\"]\ncase_sensitive = true\ndevices = [\"ward-pc-1\"]\ngroups = [\"lab\"]\npolicy = \"two_factor\"\n\
+         [[access.rules]]\nhosts = [\"lab.clinic.example\"]\nzones = [\"external\"]\npolicy = \"deny\"\n\
+         [[access.rules]]\nhosts = [\"lab.clinic.example\"]\npolicy = \"one_factor\"\n",
+        include_str!("../../config/access-rules.example.toml")
+    );
+    let config = crate::config::Config::from_toml_str(&toml).unwrap();
+    let e = PolicyEngine::load(None, &config.access_rules).unwrap();
+    let sys = system("web", None);
+    let hosts = [
+        "emr.clinic.example",
+        "lab.clinic.example",
+        "x.lab.clinic.example",
+    ];
+    let paths = [
+        "/admin",
+        "/Admin/users",
+        "/administration",
+        "/charts",
+        "/charts/1",
+        "/prescriptions",
+        "/maintenance/x",
+        "/ward-board",
+        "/static/a.js",
+        "/STATIC/a.js",
+        "/api/v1/export",
+        "/api/v1/x/export",
+        "/Raw",
+        "/raw",
+        "/billing",
+        "/",
+        "/カルテ",
+    ];
+    let methods = ["GET", "POST", "DELETE", "HEAD"];
+    let roles = ["doctor", "nurse", "clerk", "it_admin", "vendor"];
+    let strategy = (
+        0..hosts.len(),
+        0..paths.len(),
+        0..methods.len(),
+        proptest::sample::subsequence(roles.to_vec(), 0..3),
+        any::<bool>(),
+        any::<bool>(),
+        0..3usize,
+        any::<bool>(),
+    );
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 3000,
+        failure_persistence: None,
+        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+        ..ProptestConfig::default()
+    });
+    let seen = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    runner
+        .run(&strategy, |(h, p, m, rs, lab, trusted, device, two)| {
+            let mut a = account("staff");
+            a.roles = rs.iter().map(|r| (*r).to_owned()).collect();
+            a.groups = if lab { vec!["lab".into()] } else { vec![] };
+            let device = ["", "ward-pc-1", "ward-pc-2"][device];
+            let zone = if trusted {
+                Zone::Trusted
+            } else {
+                Zone::External
+            };
+            let amr: Vec<String> = if two {
+                vec!["pwd".into(), "otp".into()]
+            } else {
+                vec!["pwd".into()]
+            };
+            let facts = AccessFacts {
+                now: deadline(),
+                host: hosts[h].into(),
+                path: paths[p].into(),
+                path_folded: paths[p].to_ascii_lowercase(),
+                method: methods[m].into(),
+                zone,
+                amr: amr.clone(),
+                device: device.into(),
+            };
+            let input = RuleInput {
+                host: &facts.host,
+                path: &facts.path,
+                folded: &facts.path_folded,
+                method: &facts.method,
+                roles: &a.roles,
+                groups: &a.groups,
+                zone: zone.as_str(),
+                device,
+            };
+            let rule = config.access_rules.iter().find(|r| r.matches(&input));
+            let want = match rule.map(|r| r.policy) {
+                None | Some(RulePolicy::Deny) => Verdict::Deny,
+                Some(RulePolicy::OneFactor) => Verdict::Issue,
+                Some(RulePolicy::TwoFactor) if two => Verdict::Issue,
+                Some(RulePolicy::TwoFactor) => need_factor(),
+            };
+            let got = e.access(&a, &sys, &facts);
+            prop_assert_eq!(&got.verdict, &want, "{:?} {:?}", facts, got.policy_ids);
+            prop_assert!(got.errors.is_empty());
+            let n = rule.map_or(0, |r| r.number);
+            if want == Verdict::Deny {
+                let id = if n == 0 {
+                    "access-rules-no-match".to_owned()
+                } else {
+                    format!("access-rule-{n}")
+                };
+                prop_assert_eq!(&got.policy_ids, &vec![id]);
+            }
+            seen.borrow_mut().insert((n, got.verdict == Verdict::Issue));
+            Ok(())
+        })
+        .unwrap();
+    // Every rule decided some request, and the final denial did too.
+    let decided: std::collections::BTreeSet<usize> =
+        seen.borrow().iter().map(|(n, _)| *n).collect();
+    assert_eq!(decided.len(), config.access_rules.len() + 1, "{decided:?}");
+}

@@ -8,6 +8,7 @@
     clippy::disallowed_methods
 )]
 
+mod access_rules;
 mod audit_tamper;
 mod authz;
 mod browser;
@@ -31,6 +32,7 @@ mod process;
 mod redis_server;
 mod second_factors;
 mod serve;
+mod settle;
 mod ssh;
 mod state;
 mod store_conformance;

@@ -78,7 +78,9 @@ impl HostPattern {
 
 /// A path pattern on the canonical path: a prefix at segment boundaries (`/admin` matches
 /// `/admin`, `/admin/` and `/admin/users`, not `/administration`), or a glob where `*` stands
-/// for any run of characters, `/` included.
+/// for any run of characters, `/` included. A glob matches a path with a trailing slash as it
+/// matches the path without one: servers serve `/x/` and `/x` alike (the differential test
+/// found the gap).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathPattern {
     Prefix(String),
@@ -130,7 +132,12 @@ impl PathPattern {
     fn matches(&self, path: &str) -> bool {
         match self {
             PathPattern::Prefix(p) => prefix_matches(p, path),
-            PathPattern::Glob(g) => glob_matches(g, path),
+            PathPattern::Glob(g) => {
+                glob_matches(g, path)
+                    || path
+                        .strip_suffix('/')
+                        .is_some_and(|p| !p.is_empty() && glob_matches(g, p))
+            }
         }
     }
 

@@ -78,7 +78,11 @@ pub fn matcher(rule: &AccessRule) -> String {
                         let e = esc(x, false);
                         format!("{p} == \"{e}\" || {p} like \"{e}/*\"")
                     }
-                    PathPattern::Glob(g) => format!("{p} like {}", lit(g, true)),
+                    // With or without a trailing slash, as the Rust reading.
+                    PathPattern::Glob(g) => {
+                        let e = esc(g, true);
+                        format!("{p} like \"{e}\" || {p} like \"{e}/\"")
+                    }
                 })
                 .collect(),
         ));

@@ -426,6 +426,7 @@ fn compiled_access_rules_read_as_the_rules_say() {
         "/STATIC/a.js",
         "/api/v1/export",
         "/api/v1/x/export",
+        "/api/v1/export/",
         "/Raw",
         "/raw",
         "/billing",

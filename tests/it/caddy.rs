@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::nginx::pyjwt;
 use crate::process::{Killed, Proxied};
 
-fn caddy(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Killed {
+pub fn caddy(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Killed {
     let conf = format!(
         "{{\n  admin off\n  auto_https off\n}}\n\
          http://emr.localhost:{port} {{\n  bind 127.0.0.1\n\

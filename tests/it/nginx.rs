@@ -13,8 +13,19 @@ use crate::process::{Killed, Proxied};
 
 /// The nginx configuration of docker/nginx.conf's `location` blocks, on loopback ports.
 fn nginx(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Killed {
+    start(dir, port, &conf(dir, port, gateway, upstream, true))
+}
+
+/// That configuration's text; `with_method = false` leaves out `X-Original-Method` (a
+/// misconfigured proxy: the gateway must refuse, not assume GET).
+pub fn conf(dir: &Path, port: u16, gateway: u16, upstream: u16, with_method: bool) -> String {
+    let method = if with_method {
+        "proxy_set_header X-Original-Method $request_method;"
+    } else {
+        ""
+    };
     let d = dir.display();
-    let conf = format!(
+    format!(
         r#"daemon off;
 worker_processes 1;
 pid {d}/nginx.pid;
@@ -32,7 +43,7 @@ http {{
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-      proxy_set_header X-Original-Method $request_method;
+      {method}
       proxy_set_header X-Forwarded-For $remote_addr;
     }}
     location / {{
@@ -54,8 +65,7 @@ http {{
   }}
 }}
 "#
-    );
-    start(dir, port, &conf)
+    )
 }
 
 /// nginx with `conf` (written to `dir/nginx.conf`, prefix `dir`), once it listens on `port`.

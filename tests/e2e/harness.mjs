@@ -4,6 +4,7 @@
 // JSON summary the Rust side reads from the last line of output.
 
 import { chromium } from "playwright-core";
+import { createHmac } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -13,6 +14,22 @@ const shots = path.join(path.dirname(fileURLToPath(import.meta.url)), "screensho
 export const expect = (cond, msg) => {
   if (!cond) throw new Error(msg);
 };
+
+/** RFC 6238 (SHA-1, 6 digits, 30 s) from a base32 key: this script's own computation. */
+export function totp(base32, unixSeconds) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/=+$/, "").toUpperCase()) {
+    bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const off = mac[mac.length - 1] & 0xf;
+  const n = (mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000;
+  return String(n).padStart(6, "0");
+}
 
 /** Fail early when an environment variable the script needs is missing. */
 export function env(names) {

@@ -16,30 +16,13 @@
 // Screenshots of every page in Japanese and English go to screenshots/; any console error
 // other than the status of a page that is meant to be an error fails the run.
 
-import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { env, expect, run } from "./harness.mjs";
+import { env, expect, run, totp } from "./harness.mjs";
 
 const { GATEWAY, NURSE, KEYUSER, LOCKED, AUDITOR, ADMIN, PASSWORD, FIRST, ENGLISH_USER } = env([
   "GATEWAY", "NURSE", "KEYUSER", "LOCKED", "AUDITOR", "ADMIN", "PASSWORD", "FIRST", "ENGLISH_USER",
 ]);
 const NEW_PASSWORD = "river-lantern-8-maple-quiet";
-
-/** RFC 6238 (SHA-1, 6 digits, 30 s) from a base32 key. */
-function totp(base32, unixSeconds) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = "";
-  for (const c of base32.replace(/=+$/, "").toUpperCase()) {
-    bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
-  }
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(unixSeconds / 30)));
-  const mac = createHmac("sha1", key).update(counter).digest();
-  const off = mac[mac.length - 1] & 0xf;
-  const n = (mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000;
-  return String(n).padStart(6, "0");
-}
 
 /** A first sign-in through the pages: new password, TOTP enrolment; the TOTP key. */
 async function firstSignIn(page, user, shot = null) {

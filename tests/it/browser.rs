@@ -321,3 +321,65 @@ fn device_flow_in_chromium() {
     assert!(log.contains("\"terminal_bound\""));
     drop(gw);
 }
+
+/// Step-up at the gate: a real nginx on one origin in front of the gateway's pages and an
+/// echoing upstream; a one-factor session reaches /admin/, is asked for its TOTP code, and
+/// returns with an upgraded session.
+#[test]
+fn step_up_in_chromium() {
+    let e2e = node_modules_ready();
+    let env = Env::new();
+    let (gw_port, nginx_port) = (crate::process::free_port(), crate::process::free_port());
+    let origin = format!("http://localhost:{nginx_port}");
+    std::fs::write(
+        env.config_path(),
+        env.config_toml(
+            "[systems.emr]\nkind = \"web\"\nhosts = [\"localhost\"]\n\
+             [[access.rules]]\npaths = [\"/admin\"]\nroles = [\"it_admin\"]\npolicy = \"two_factor\"\n\
+             [[access.rules]]\npaths = [\"/admin\"]\npolicy = \"deny\"\n\
+             [[access.rules]]\npolicy = \"one_factor\"\n",
+        ),
+    )
+    .unwrap();
+    let gw = Gateway::start_on(
+        &env,
+        gw_port,
+        &[("SEKIMORI__SERVER__PUBLIC_URL", origin.as_str())],
+    );
+    gw.enrol(&env, "step-it", &["--role", "it_admin"], "portal");
+    let upstream = crate::process::echo_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let _nginx = crate::nginx::start(
+        dir.path(),
+        nginx_port,
+        &crate::nginx::one_origin(dir.path(), nginx_port, gw_port, upstream),
+    );
+    let summary = browser_run(
+        &env,
+        &e2e,
+        "stepup.mjs",
+        &[
+            ("ORIGIN", origin.as_str()),
+            ("USERNAME", "step-it"),
+            ("PASSWORD", crate::gateway::PASSWORD),
+        ],
+    );
+    assert_eq!(
+        steps(&summary),
+        [
+            "signed_in_with_one_factor",
+            "asked_for_the_code",
+            "upgraded_and_returned"
+        ]
+    );
+    let export = env.run(&["audit", "export", "--format", "jsonl"], None);
+    let log = String::from_utf8_lossy(&export.stdout);
+    let upgraded = log
+        .lines()
+        .find(|l| l.contains("\"session_upgraded\""))
+        .expect("the upgrade is audited");
+    let previous = summary["steps"][2]["previous"].as_str().unwrap();
+    assert!(upgraded.contains(previous), "{upgraded}");
+    assert!(log.contains("\"step_up_required\""), "{log}");
+    drop(gw);
+}

@@ -93,6 +93,52 @@ pub fn start(dir: &Path, port: u16, conf: &str) -> Killed {
     Killed(child)
 }
 
+/// One origin for everything, as a small clinic runs it: the gateway's pages and API under
+/// their own paths, every other path behind `auth_request`.
+pub fn one_origin(dir: &Path, port: u16, gateway: u16, upstream: u16) -> String {
+    let d = dir.display();
+    format!(
+        r#"daemon off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/client; proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location ~ ^/(login|logout|account|factors|static|api|device|terminal|\.well-known)(/|$) {{
+      proxy_pass http://127.0.0.1:{gateway};
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }}
+    location = /_sekimori {{
+      internal;
+      proxy_pass http://127.0.0.1:{gateway}/api/v1/authz/auth-request;
+      proxy_pass_request_body off;
+      proxy_set_header Content-Length "";
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+      proxy_set_header X-Original-Method $request_method;
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }}
+    location / {{
+      auth_request /_sekimori;
+      auth_request_set $sekimori_user $upstream_http_remote_user;
+      auth_request_set $sekimori_assertion $upstream_http_sekimori_assertion;
+      auth_request_set $sekimori_login $upstream_http_location;
+      proxy_set_header Remote-User $sekimori_user;
+      proxy_set_header Sekimori-Assertion $sekimori_assertion;
+      error_page 401 =302 $sekimori_login;
+      proxy_pass http://127.0.0.1:{upstream};
+    }}
+  }}
+}}
+"#
+    )
+}
+
 /// Verify a token with PyJWT against the gateway's JWKS; the claims, or the error text.
 pub fn pyjwt(
     gateway: u16,

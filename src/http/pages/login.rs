@@ -28,6 +28,8 @@ struct Ctx {
     lang: Lang,
     csrf: Csrf,
     rd: Option<String>,
+    /// A step-up page: its language switch must ask for the step-up again.
+    step_up: bool,
 }
 
 impl Ctx {
@@ -36,6 +38,7 @@ impl Ctx {
             lang: Lang::choose(lang, headers),
             csrf: Csrf::for_request(state, headers),
             rd: rd.and_then(|r| safe_return_url(r, &state.config)),
+            step_up: false,
         }
     }
 
@@ -45,9 +48,10 @@ impl Ctx {
 
     /// This page's path and query without `lang`, for the language switch.
     fn here(&self, path: &str) -> String {
-        match &self.rd {
-            Some(r) => format!("{path}?rd={}", q(r)),
-            None => path.to_owned(),
+        match (&self.rd, self.step_up) {
+            (Some(r), true) => format!("{path}?rd={}&step_up=1", q(r)),
+            (Some(r), false) => format!("{path}?rd={}", q(r)),
+            (None, _) => path.to_owned(),
         }
     }
 
@@ -86,7 +90,8 @@ pub async fn get_login(
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Response {
-    let ctx = Ctx::new(&state, &headers, query.lang.as_deref(), query.rd.as_deref());
+    let mut ctx = Ctx::new(&state, &headers, query.lang.as_deref(), query.rd.as_deref());
+    ctx.step_up = query.step_up.is_some();
     match session_from(&state, &headers).await {
         // Step-up: ask only for the missing factor; the answer upgrades this session.
         Ok(Some(s))

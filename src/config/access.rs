@@ -542,6 +542,26 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_examples_load_without_shadowed_rules() {
+        let c =
+            Config::from_toml_str(include_str!("../../config/access-rules.example.toml")).unwrap();
+        assert_eq!(c.access_rules.len(), 11);
+        assert!(shadowed(&c.access_rules).is_empty());
+        // The reference file's commented rules, uncommented, load too.
+        let reference = include_str!("../../config/sekimori.example.toml");
+        let rules: String = reference
+            .lines()
+            .skip_while(|l| !l.starts_with("# [[access.rules]]"))
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.trim_start_matches('#').trim_start())
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let c = Config::from_toml_str(&format!("{SYSTEMS}{rules}")).unwrap();
+        assert_eq!(c.access_rules.len(), 3);
+        assert!(Config::from_toml_str(reference).is_ok());
+    }
+
+    #[test]
     fn shadowed_rules_are_found() {
         let r = rules(
             "[[access.rules]]\npaths = [\"/admin\"]\npolicy = \"deny\"\n\

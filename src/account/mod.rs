@@ -154,7 +154,7 @@ pub struct TokenError {
     pub value: String,
 }
 
-fn parse_token(raw: &str, what: &'static str) -> Result<String, TokenError> {
+pub(crate) fn parse_token(raw: &str, what: &'static str) -> Result<String, TokenError> {
     let v = username::normalise(raw.trim());
     let ok = (1..=32).contains(&v.len())
         && v.starts_with(|c: char| c.is_ascii_lowercase())

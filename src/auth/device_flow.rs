@@ -320,7 +320,23 @@ impl LoginService {
 
     /// The security key's answer: the login's second-factor step decides, with the sign-in's
     /// own origin (the server and its SSH client); `approver` is the browser's address.
+    /// Settled: a browser that goes away mid-step still leaves the answer recorded for the
+    /// server's next poll.
     pub async fn device_flow_approve(
+        &self,
+        code: &str,
+        credential: Box<PublicKeyCredential>,
+        approver: &Origin,
+    ) -> Result<PamOutcome, Error> {
+        let (this, code, approver) = (self.clone(), code.to_owned(), approver.clone());
+        super::settle(async move {
+            this.device_flow_approve_now(&code, credential, &approver)
+                .await
+        })
+        .await
+    }
+
+    async fn device_flow_approve_now(
         &self,
         code: &str,
         credential: Box<PublicKeyCredential>,
@@ -330,7 +346,7 @@ impl LoginService {
         let (id, mut r) = self.waiting(code, approver.ip, now).await?;
         let origin = Self::origin_of(&r);
         let outcome = self
-            .second_factor(&r.login_flow, Answer::WebAuthn(credential), &origin)
+            .second_factor_now(&r.login_flow, Answer::WebAuthn(credential), &origin)
             .await?;
         if let LoginOutcome::CodeRefused {
             flow_id: Some(next),

@@ -274,6 +274,17 @@ impl LoginService {
         .await
     }
 
+    /// A sign-in refused before any work: an address over its limit or a name locked.
+    fn blocked(&self, username: &Username, origin: &Origin, scope: &'static str) -> AuditEvent {
+        self.event(
+            EventKind::LoginBlocked,
+            Outcome::Denied,
+            username.as_str(),
+            origin,
+        )
+        .detail("scope", scope)
+    }
+
     /// The per-address limit against password spraying: `Some(until)` when it is reached.
     async fn address_over_limit(
         &self,
@@ -288,14 +299,8 @@ impl LoginService {
         }
         self.auditor
             .record(
-                self.event(
-                    EventKind::LoginBlocked,
-                    Outcome::Denied,
-                    username.as_str(),
-                    origin,
-                )
-                .detail("scope", "address")
-                .detail("limit", lc.ip_limit),
+                self.blocked(username, origin, "address")
+                    .detail("limit", lc.ip_limit),
             )
             .await?;
         Ok(Some(
@@ -327,15 +332,9 @@ impl LoginService {
                 };
                 self.auditor
                     .record(
-                        self.event(
-                            EventKind::LoginBlocked,
-                            Outcome::Denied,
-                            username.as_str(),
-                            origin,
-                        )
-                        .detail("scope", "account")
-                        .detail("until", until.map(crate::clock::to_jst_string))
-                        .detail("admin_unlock_required", until.is_none()),
+                        self.blocked(username, origin, "account")
+                            .detail("until", until.map(crate::clock::to_jst_string))
+                            .detail("admin_unlock_required", until.is_none()),
                     )
                     .await?;
                 Ok(Err(until))

@@ -384,26 +384,10 @@ pub(super) fn validate(
             },
             problems,
         );
-        let roles = tokens(
-            &key("roles"),
-            &r.roles,
-            |x| {
-                crate::account::Role::parse(x)
-                    .map(|r| r.as_str().to_owned())
-                    .map_err(|e| e.to_string())
-            },
-            problems,
-        );
-        let groups = tokens(
-            &key("groups"),
-            &r.groups,
-            |x| {
-                crate::account::Group::parse(x)
-                    .map(|g| g.as_str().to_owned())
-                    .map_err(|e| e.to_string())
-            },
-            problems,
-        );
+        let account_token =
+            |what| move |x: &str| crate::account::parse_token(x, what).map_err(|e| e.to_string());
+        let roles = tokens(&key("roles"), &r.roles, account_token("role"), problems);
+        let groups = tokens(&key("groups"), &r.groups, account_token("group"), problems);
         let zones = tokens(
             &key("zones"),
             &r.zones,

@@ -104,6 +104,18 @@ impl Gw {
 
     /// Create an account and make its password its own (status active).
     pub async fn user(&self, name: &str, kind: AccountType, roles: &[&str]) {
+        self.user_with(name, kind, roles, false, PASSWORD).await;
+    }
+
+    /// The same with the second-factor flag and the account's own password chosen.
+    pub async fn user_with(
+        &self,
+        name: &str,
+        kind: AccountType,
+        roles: &[&str],
+        second_factor_required: bool,
+        password: &str,
+    ) {
         let new = NewAccount {
             facility_id: sekimori::account::FacilityId("default".into()),
             login_name: name.into(),
@@ -114,7 +126,7 @@ impl Gw {
             roles: roles.iter().map(|r| Role::parse(r).unwrap()).collect(),
             groups: vec![],
             person_id: None,
-            second_factor_required: false,
+            second_factor_required,
         };
         self.state
             .admin
@@ -123,7 +135,7 @@ impl Gw {
             .unwrap();
         self.state
             .admin
-            .change_own_password(name, &SecretString::from(FIRST), &PASSWORD.into())
+            .change_own_password(name, &SecretString::from(FIRST), &password.into())
             .await
             .unwrap();
     }

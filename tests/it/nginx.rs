@@ -18,12 +18,9 @@ fn nginx(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Killed {
 
 /// That configuration's text; `with_method = false` leaves out `X-Original-Method` (a
 /// misconfigured proxy: the gateway must refuse, not assume GET).
-pub fn conf(dir: &Path, port: u16, gateway: u16, upstream: u16, with_method: bool) -> String {
-    let method = if with_method {
-        "proxy_set_header X-Original-Method $request_method;"
-    } else {
-        ""
-    };
+/// The start of a test nginx's configuration, up to and including the `server`'s `listen`
+/// (`listen_extra` after the port, e.g. ` ssl`): files under `dir`, loopback only.
+pub fn head(dir: &Path, port: u16, listen_extra: &str) -> String {
     let d = dir.display();
     format!(
         r#"daemon off;
@@ -36,8 +33,19 @@ http {{
   client_body_temp_path {d}/client; proxy_temp_path {d}/proxy;
   fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
   server {{
-    listen 127.0.0.1:{port};
-    location = /_sekimori {{
+    listen 127.0.0.1:{port}{listen_extra};"#
+    )
+}
+
+/// The internal location that asks the gateway (`auth_request /_sekimori`).
+fn ask(gateway: u16, with_method: bool) -> String {
+    let method = if with_method {
+        "proxy_set_header X-Original-Method $request_method;"
+    } else {
+        ""
+    };
+    format!(
+        r#"    location = /_sekimori {{
       internal;
       proxy_pass http://127.0.0.1:{gateway}/api/v1/authz/auth-request;
       proxy_pass_request_body off;
@@ -45,7 +53,16 @@ http {{
       proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
       {method}
       proxy_set_header X-Forwarded-For $remote_addr;
-    }}
+    }}"#
+    )
+}
+
+pub fn conf(dir: &Path, port: u16, gateway: u16, upstream: u16, with_method: bool) -> String {
+    let head = head(dir, port, "");
+    let ask = ask(gateway, with_method);
+    format!(
+        r#"{head}
+{ask}
     location / {{
       auth_request /_sekimori;
       auth_request_set $sekimori_user $upstream_http_remote_user;
@@ -96,33 +113,16 @@ pub fn start(dir: &Path, port: u16, conf: &str) -> Killed {
 /// One origin for everything, as a small clinic runs it: the gateway's pages and API under
 /// their own paths, every other path behind `auth_request`.
 pub fn one_origin(dir: &Path, port: u16, gateway: u16, upstream: u16) -> String {
-    let d = dir.display();
+    let head = head(dir, port, "");
+    let ask = ask(gateway, true);
     format!(
-        r#"daemon off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/client; proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
+        r#"{head}
     location ~ ^/(login|logout|account|factors|static|api|device|terminal|\.well-known)(/|$) {{
       proxy_pass http://127.0.0.1:{gateway};
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $remote_addr;
     }}
-    location = /_sekimori {{
-      internal;
-      proxy_pass http://127.0.0.1:{gateway}/api/v1/authz/auth-request;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
-      proxy_set_header X-Original-Method $request_method;
-      proxy_set_header X-Forwarded-For $remote_addr;
-    }}
+{ask}
     location / {{
       auth_request /_sekimori;
       auth_request_set $sekimori_user $upstream_http_remote_user;

@@ -19,7 +19,7 @@ use webauthn_rs::prelude::RequestChallengeResponse;
 use crate::gateway::{Gw, PROXY, Reply};
 use crate::support::Env;
 
-async fn device(gw: &Gw, name: &str) -> String {
+pub async fn device(gw: &Gw, name: &str) -> String {
     let (_, token) = gw
         .state
         .devices

@@ -98,18 +98,9 @@ fn ca(dir: &Path, name: &str, server: bool) {
 
 fn tls_proxy(dir: &Path, port: u16, gateway: u16) -> Killed {
     let d = dir.display();
+    let head = crate::nginx::head(dir, port, " ssl");
     let conf = format!(
-        r#"daemon off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/client; proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  server {{
-    listen 127.0.0.1:{port} ssl;
+        r#"{head}
     ssl_certificate {d}/server.pem;
     ssl_certificate_key {d}/server.key;
     location / {{

@@ -6,14 +6,12 @@
 
 use axum::http::StatusCode;
 use chrono::{Duration, TimeZone, Utc};
-use sekimori::account::{AccountType, FacilityId, NewAccount, Role};
-use sekimori::admin::InitialPassword;
+use sekimori::account::AccountType;
 use sekimori::clock::Clock as _;
-use sekimori::crypto::SecretString;
 use serde_json::json;
 
 use crate::factors::{clock_at, enrol_totp};
-use crate::gateway::{FIRST, Gw, PASSWORD, Reply};
+use crate::gateway::{Gw, PASSWORD, Reply};
 use crate::support::{Env, text};
 use crate::totp::oathtool;
 
@@ -53,28 +51,8 @@ fn ids(r: &Reply) -> Vec<String> {
 
 /// A staff account whose own password is `password`.
 async fn staff(gw: &Gw, name: &str, required: bool, password: &str) {
-    let new = NewAccount {
-        facility_id: FacilityId("default".into()),
-        login_name: name.into(),
-        display_name: "佐々木 陽子".into(),
-        kana_name: None,
-        email: None,
-        account_type: AccountType::Staff,
-        roles: vec![Role::parse("nurse").unwrap()],
-        groups: vec![],
-        person_id: None,
-        second_factor_required: required,
-    };
-    gw.state
-        .admin
-        .create(new, InitialPassword::Given(FIRST.into()), "test")
-        .await
-        .unwrap();
-    gw.state
-        .admin
-        .change_own_password(name, &SecretString::from(FIRST), &password.into())
-        .await
-        .unwrap();
+    gw.user_with(name, AccountType::Staff, &["nurse"], required, password)
+        .await;
 }
 
 /// Answer a flow with the TOTP code of `secret` at `at`.

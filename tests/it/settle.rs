@@ -12,8 +12,6 @@ use std::time::Duration;
 use chrono::{TimeZone as _, Utc};
 use sekimori::account::AccountType;
 use sekimori::clock::Clock as _;
-use sekimori::device::DeviceKind;
-use sekimori::device::service::NewDevice;
 use serde_json::json;
 
 use crate::gateway::{Gw, PASSWORD};
@@ -148,21 +146,7 @@ async fn code_checks_settle_when_the_client_leaves() {
         )
         .await;
     assert_eq!(c.status.as_u16(), 200, "{}", c.body);
-    let (_, token) = gw
-        .state
-        .devices
-        .add(
-            NewDevice {
-                name: "srv-a".into(),
-                kind: DeviceKind::Server,
-                location: String::new(),
-                owner: String::new(),
-            },
-            "test",
-        )
-        .await
-        .unwrap();
-    let bearer = format!("Bearer {}", token.expose());
+    let bearer = format!("Bearer {}", crate::pam_api::device(&gw, "srv-a").await);
     let port = serve(&gw).await;
     let check = |code: &str| {
         post(

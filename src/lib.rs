@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod device;
+pub mod emergency;
 pub mod error;
 pub mod http;
 pub mod lockout;
@@ -27,7 +28,9 @@ pub mod recovery;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod syslog;
 pub mod totp;
+pub mod vendor;
 pub mod webauthn;
 
 pub use http::build_router;

@@ -10,6 +10,8 @@ use crate::account::AccountId;
 use crate::crypto::{SecretString, random_bytes};
 use crate::totp::CodeError;
 
+/// The credential kind the codes are stored under.
+pub const KIND: &str = "recovery";
 /// Codes in a set.
 pub const COUNT: usize = 10;
 /// Fewer than this many left: the sign-in says so.
@@ -20,7 +22,12 @@ const ALPHABET: &[u8; 32] = b"23456789abcdefghijkmnpqrstuvwxyz";
 
 /// A new set, formatted `xxxx-xxxx-xxxx` (60 bits each).
 pub fn generate() -> Vec<SecretString> {
-    (0..COUNT)
+    generate_n(COUNT)
+}
+
+/// `n` new codes of the same form (break-glass codes share it).
+pub fn generate_n(n: usize) -> Vec<SecretString> {
+    (0..n)
         .map(|_| {
             let bytes = random_bytes::<LEN>();
             let chars: Vec<char> = bytes
@@ -52,9 +59,14 @@ pub fn normalise(input: &str) -> Result<String, CodeError> {
 /// The stored form: keyed by the account, so equal codes of two accounts differ and a row
 /// copied to another account matches nothing.
 pub fn hash(account: &AccountId, normalised: &str) -> String {
+    keyed_hash(b"sekimori recovery v1\x00", account, normalised)
+}
+
+/// A code's stored form under a domain of its own (recovery and break-glass codes differ).
+pub fn keyed_hash(domain: &[u8], account: &AccountId, normalised: &str) -> String {
     hex::encode(
         Sha256::new()
-            .chain_update(b"sekimori recovery v1\x00")
+            .chain_update(domain)
             .chain_update(account.0.as_bytes())
             .chain_update(normalised.as_bytes())
             .finalize(),

@@ -105,6 +105,7 @@ pub fn account(name: &str) -> NewAccount {
         groups: vec![],
         person_id: None,
         second_factor_required: false,
+        expires_at: None,
     }
 }
 

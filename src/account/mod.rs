@@ -248,6 +248,10 @@ pub struct Account {
     pub last_login_at: Option<DateTime<Utc>>,
     /// Informational only: nothing ever expires a password by age.
     pub password_set_at: Option<DateTime<Utc>>,
+    /// A fixed-term account (residents, temporary staff, contractors) is disabled then.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Who created the account (`cli:USER`, `account:NAME`, `system:bootstrap`).
+    pub created_by: String,
 }
 
 impl Account {
@@ -277,6 +281,17 @@ impl Account {
     pub fn enforces_second_factor(&self) -> bool {
         self.second_factor_required || self.account_type.always_requires_second_factor()
     }
+
+    /// A fixed-term account whose end has come.
+    pub fn expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+
+    /// No sign-in (or, never signed in, no creation) since `days` before `now`.
+    pub fn dormant_since(&self, now: DateTime<Utc>, days: u32) -> bool {
+        let last = self.last_login_at.unwrap_or(self.created_at);
+        now - last >= chrono::Duration::days(i64::from(days))
+    }
 }
 
 /// What it takes to create an account.
@@ -292,6 +307,8 @@ pub struct NewAccount {
     pub groups: Vec<Group>,
     pub person_id: Option<PersonId>,
     pub second_factor_required: bool,
+    /// The end of a fixed-term account.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Free-text profile fields: bounded and free of control characters.
@@ -346,6 +363,8 @@ impl NewAccount {
             updated_at: now,
             last_login_at: None,
             password_set_at: None,
+            expires_at: self.expires_at,
+            created_by: String::new(),
         })
     }
 }

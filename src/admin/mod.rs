@@ -5,6 +5,7 @@
 pub mod bootstrap;
 mod factors;
 mod live;
+pub mod review;
 
 pub use live::ZoneLock;
 
@@ -151,7 +152,13 @@ impl AccountAdmin {
         actor: &str,
     ) -> Result<(Account, Option<SecretString>), Error> {
         let now = self.clock.now();
+        if new.expires_at.is_some_and(|t| t <= now) {
+            return Err(Error::Invalid(
+                "the expiry date has passed: give a date in the future".into(),
+            ));
+        }
         let mut account = new.into_account(now)?;
+        account.created_by = actor.to_owned();
         // Validate the password before the account exists, so a refused password leaves nothing.
         if let InitialPassword::Given(p) = &initial {
             match self.passwords.validate(&account, p, now).await {
@@ -306,6 +313,40 @@ impl AccountAdmin {
         Ok(account)
     }
 
+    /// Set (or with `None` remove) a fixed-term account's end. A date that has passed
+    /// disables the account at the next housekeeping run.
+    pub async fn set_expiry(
+        &self,
+        name: &str,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        reason: &str,
+        actor: &str,
+    ) -> Result<Account, Error> {
+        let reason = require_reason(reason)?;
+        let mut account = self.find(name).await?;
+        let before = account.expires_at;
+        account.expires_at = at;
+        account.updated_at = self.clock.now();
+        self.stores.accounts.update_account(&account).await?;
+        let text = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map_or_else(|| "never".to_owned(), crate::clock::to_jst_string)
+        };
+        self.auditor
+            .record(
+                self.event(
+                    EventKind::AccountExpiryChanged,
+                    Outcome::Success,
+                    actor,
+                    &account.username,
+                )
+                .detail("before", text(before))
+                .detail("after", text(at))
+                .detail("reason", reason),
+            )
+            .await?;
+        Ok(account)
+    }
+
     /// Require a second factor for an account, or stop requiring it. Its sessions end either
     /// way: they were made under the other rule.
     pub async fn set_second_factor_required(
@@ -438,6 +479,7 @@ impl AccountAdmin {
             groups: vec![],
             person_id: None,
             second_factor_required: true,
+            expires_at: None,
         };
         let (account, password) = self
             .create(new, InitialPassword::Generate, "system:bootstrap")

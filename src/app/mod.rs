@@ -1,6 +1,8 @@
 //! Application wiring: open the store, load the password rules' data, build the services,
 //! and hand them to the HTTP layer and the CLI as one [`AppState`].
 
+pub mod housekeeping;
+
 use std::sync::Arc;
 
 use crate::admin::AccountAdmin;
@@ -75,6 +77,10 @@ pub struct Services {
     pub assertions: Option<Arc<Assertions>>,
     /// The device register (機器台帳).
     pub devices: crate::device::service::DeviceRegister,
+    /// Vendors' maintenance windows.
+    pub windows: crate::vendor::service::WindowService,
+    /// Emergency (break-glass) accounts: codes, uses, acknowledgements.
+    pub emergency: crate::emergency::service::EmergencyService,
     /// `access` decisions of the last few seconds (forward-auth hot path).
     pub access_cache: Arc<DecisionCache>,
     /// The audit chain as verified so far; the auditor console feeds it the newer rows.
@@ -198,6 +204,8 @@ impl AppState {
         )
         .await?;
         let login = login.with_factors(totp.clone(), webauthn.clone());
+        let windows = login.windows().clone();
+        let emergency = login.emergency().clone();
         let devices = crate::device::service::DeviceRegister::new(
             stores.clone(),
             auditor.clone(),
@@ -222,6 +230,8 @@ impl AppState {
             assertions: None,
             chain: Arc::default(),
             devices,
+            windows,
+            emergency,
             access_cache: Arc::new(DecisionCache::new(
                 std::time::Duration::from_secs(5),
                 100_000,

@@ -45,6 +45,13 @@ token_enum! {
         TerminalBound => "terminal_bound", "端末ブラウザーの登録";
         TerminalCookieReused => "terminal_cookie_reused", "端末クッキーの複製検知";
         BreakGlassUsed => "break_glass_used", "緊急用アカウントの使用";
+        BreakGlassAcknowledged => "break_glass_acknowledged", "緊急用アカウント使用の確認";
+        BreakGlassCodesIssued => "break_glass_codes_issued", "緊急用コードの発行";
+        MaintenanceWindowScheduled => "maintenance_window_scheduled", "保守作業枠の登録";
+        MaintenanceWindowOpened => "maintenance_window_opened", "保守作業枠の開始";
+        MaintenanceWindowClosed => "maintenance_window_closed", "保守作業枠の終了";
+        MaintenanceRequest => "maintenance_request", "保守作業中のリクエスト";
+        AccountExpiryChanged => "account_expiry_changed", "利用期限の変更";
         PasswordChanged => "password_changed", "パスワード変更";
         PasswordRejected => "password_rejected", "パスワード拒否";
         PasswordReset => "password_reset", "パスワード再発行";

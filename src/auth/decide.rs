@@ -28,6 +28,8 @@ pub(super) struct Proof {
     /// `password_state` for the policy: ok, must_change, compromised, breached, too_short.
     pub pstate: String,
     pub upgrades: Option<Upgrade>,
+    /// The second factor was a break-glass code: the session is time-boxed.
+    pub break_glass: bool,
 }
 
 impl Proof {
@@ -36,6 +38,7 @@ impl Proof {
             amr,
             pstate: pstate.to_owned(),
             upgrades: None,
+            break_glass: false,
         }
     }
 
@@ -45,6 +48,7 @@ impl Proof {
             amr,
             pstate: pstate.to_owned(),
             upgrades: record.upgrades.clone(),
+            break_glass: false,
         }
     }
 }
@@ -60,6 +64,9 @@ impl LoginService {
         now: DateTime<Utc>,
     ) -> Result<LoginOutcome, Error> {
         let ff = factor_facts(&self.stores, &self.config, account).await?;
+        // A vendor account's sign-in falls in a maintenance window of this system, or none.
+        let window = self.windows.open_for(account, &system.id, now).await?;
+        let window_id = window.as_ref().map(|w| w.id.clone());
         let facts = SessionFacts {
             now,
             amr: proof.amr.clone(),
@@ -68,6 +75,8 @@ impl LoginService {
             enrolment_overdue: ff.enrolment_overdue,
             device: origin.device.clone().unwrap_or_default(),
             channel: origin.channel.as_str(),
+            maintenance_window: window_id.clone().unwrap_or_default(),
+            break_glass: proof.break_glass,
         };
         let Decision {
             verdict,
@@ -90,10 +99,15 @@ impl LoginService {
         };
         let subject = account.username.as_str();
         let base = |kind, outcome| {
-            self.event(kind, outcome, subject, origin)
+            let e = self
+                .event(kind, outcome, subject, origin)
                 .detail("system", system.id.as_str())
                 .detail("amr", amr.clone())
-                .detail("policy_ids", policy_ids.clone())
+                .detail("policy_ids", policy_ids.clone());
+            match &window_id {
+                Some(w) => e.detail(crate::vendor::service::DETAIL_KEY, w.as_str()),
+                None => e,
+            }
         };
         let flow_ttl = self.sessions.config().login_flow_ttl;
         let expires_at = now + chrono::Duration::from_std(flow_ttl).unwrap_or_default();
@@ -119,7 +133,12 @@ impl LoginService {
             }
             Verdict::Issue => {
                 let event = base(EventKind::LoginAttempt, Outcome::Success);
-                self.issue(account, &ff, proof, event, origin, now, policy_ids)
+                let issued = Issued {
+                    system,
+                    window: window.as_ref(),
+                    policy_ids,
+                };
+                self.issue(account, &ff, proof, event, origin, now, issued)
                     .await
             }
             Verdict::NeedPasswordChange => {
@@ -136,7 +155,26 @@ impl LoginService {
                     expires_at,
                 })
             }
-            Verdict::NeedFactor { kinds } if !ff.has_second_factor => {
+            // An emergency account answers with a break-glass code or not at all: it does not
+            // enrol (it must work when everything else fails, and stay sealed after a use).
+            Verdict::NeedFactor { .. }
+                if !ff.has_second_factor
+                    && account.account_type == crate::account::AccountType::Emergency
+                    && ff.break_glass_codes == 0 =>
+            {
+                self.auditor
+                    .record(
+                        base(EventKind::LoginAttempt, Outcome::Denied)
+                            .detail("result", "denied")
+                            .detail("reason", "break_glass_codes_required"),
+                    )
+                    .await?;
+                Ok(LoginOutcome::Denied { policy_ids })
+            }
+            Verdict::NeedFactor { kinds }
+                if !ff.has_second_factor
+                    && account.account_type != crate::account::AccountType::Emergency =>
+            {
                 let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
                 let event = base(EventKind::LoginAttempt, Outcome::Info)
                     .detail("result", "enrolment_required")
@@ -184,7 +222,9 @@ impl LoginService {
     }
 
     /// Make the session the policy allows. A step-up replaces the session it upgrades (which
-    /// must still be live: a revoked session is not brought back), keeping its end.
+    /// must still be live: a revoked session is not brought back), keeping its end; a
+    /// vendor's session ends with its maintenance window, a break-glass session after
+    /// `[emergency] session_minutes`.
     #[allow(clippy::too_many_arguments)]
     async fn issue(
         &self,
@@ -194,8 +234,23 @@ impl LoginService {
         event: AuditEvent,
         origin: &Origin,
         now: DateTime<Utc>,
-        policy_ids: Vec<String>,
+        issued: Issued<'_>,
     ) -> Result<LoginOutcome, Error> {
+        let Issued {
+            system,
+            window,
+            policy_ids,
+        } = issued;
+        let ends_at = [
+            proof.upgrades.as_ref().map(|u| u.absolute_expiry),
+            window.map(|w| w.ends_at),
+            proof
+                .break_glass
+                .then(|| now + self.config.emergency.session),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let subject = SessionSubject {
             account_id: account.id.to_string(),
             username: account.username.as_str().to_owned(),
@@ -211,10 +266,13 @@ impl LoginService {
             user_agent: origin.user_agent.clone(),
             has_second_factor: ff.has_second_factor,
             second_factor_required: account.second_factor_required,
+            maintenance_window: window.map(|w| w.id.clone()),
+            window_system: window.map(|_| system.id.clone()),
+            break_glass: proof.break_glass,
         };
         let (cookie, session, event) = match &proof.upgrades {
             None => {
-                let (cookie, session) = self.sessions.create(subject, now, None).await?;
+                let (cookie, session) = self.sessions.create(subject, now, ends_at).await?;
                 let event = event
                     .detail("sid", session.sid.as_str())
                     .detail("acr", session.acr());
@@ -224,10 +282,7 @@ impl LoginService {
                 if !self.sessions.is_live(&up.sid).await? {
                     return Err(Error::FlowInvalid);
                 }
-                let (cookie, session) = self
-                    .sessions
-                    .create(subject, now, Some(up.absolute_expiry))
-                    .await?;
+                let (cookie, session) = self.sessions.create(subject, now, ends_at).await?;
                 let mut upgraded = AuditEvent::new(
                     self.config.facility.id.clone(),
                     EventKind::SessionUpgraded,
@@ -297,6 +352,13 @@ impl LoginService {
         }
         notices
     }
+}
+
+/// What a session is issued for.
+pub(super) struct Issued<'a> {
+    system: &'a SystemFacts,
+    window: Option<&'a crate::vendor::Window>,
+    policy_ids: Vec<String>,
 }
 
 /// `a`'s keys, then `b`'s over them.

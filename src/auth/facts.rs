@@ -30,6 +30,8 @@ pub struct FactorFacts {
     pub has_second_factor: bool,
     pub methods: Vec<&'static str>,
     pub recovery_codes: usize,
+    /// Unused break-glass codes (emergency accounts).
+    pub break_glass_codes: usize,
     pub nudges: u32,
     pub enrolment_overdue: bool,
 }
@@ -42,7 +44,14 @@ pub async fn factor_facts(
 ) -> Result<FactorFacts, Error> {
     let list = stores.factors.list_factors(account.id).await?;
     let has = |k: &str| list.iter().any(|f| f.kind == k);
-    let recovery_codes = list.iter().filter(|f| f.kind == "recovery").count();
+    let recovery_codes = list
+        .iter()
+        .filter(|f| f.kind == crate::recovery::KIND)
+        .count();
+    let break_glass_codes = list
+        .iter()
+        .filter(|f| f.kind == crate::emergency::KIND)
+        .count();
     let mut methods = Vec::new();
     if has("totp") {
         methods.push("totp");
@@ -53,9 +62,14 @@ pub async fn factor_facts(
     if recovery_codes > 0 {
         methods.push("recovery_code");
     }
+    if break_glass_codes > 0 {
+        methods.push("break_glass_code");
+    }
     let has_second_factor = has("totp") || has("webauthn");
-    // Machine accounts cannot enrol; they are never nudged.
-    let nudged = !has_second_factor && account.account_type.as_str() != "service";
+    // Machine accounts cannot enrol, and emergency accounts use break-glass codes: neither is
+    // nudged.
+    let nudged =
+        !has_second_factor && !matches!(account.account_type.as_str(), "service" | "emergency");
     let nudges = if nudged {
         stores.factors.enrolment_nudges(account.id, false).await?
     } else {
@@ -65,6 +79,7 @@ pub async fn factor_facts(
         has_second_factor,
         methods,
         recovery_codes,
+        break_glass_codes,
         nudges,
         enrolment_overdue: nudged && nudges >= config.factors.enrolment_grace_logins,
     })

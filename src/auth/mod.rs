@@ -168,6 +168,10 @@ pub struct LoginService {
     totp: Option<TotpService>,
     /// WebAuthn assertions, likewise.
     webauthn: Option<WebauthnService>,
+    /// Vendors' maintenance windows: the window a vendor's sign-in falls in.
+    windows: crate::vendor::service::WindowService,
+    /// Break-glass codes of emergency accounts.
+    emergency: crate::emergency::service::EmergencyService,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -190,6 +194,19 @@ impl LoginService {
     ) -> Result<Self, Error> {
         let dummy = crate::crypto::random_one_time_password(24);
         let dummy_phc = passwords.hasher().hash(dummy).await?;
+        let windows = crate::vendor::service::WindowService::new(
+            stores.clone(),
+            auditor.clone(),
+            clock.clone(),
+            config.clone(),
+            sessions.clone(),
+        );
+        let emergency = crate::emergency::service::EmergencyService::new(
+            stores.clone(),
+            auditor.clone(),
+            clock.clone(),
+            config.clone(),
+        );
         Ok(Self {
             config,
             clock,
@@ -202,6 +219,8 @@ impl LoginService {
             dummy_phc: Arc::new(dummy_phc),
             totp: None,
             webauthn: None,
+            windows,
+            emergency,
         })
     }
 
@@ -214,6 +233,16 @@ impl LoginService {
         self.totp = totp;
         self.webauthn = webauthn;
         self
+    }
+
+    /// Vendors' maintenance windows (shared with the CLI, the console and housekeeping).
+    pub fn windows(&self) -> &crate::vendor::service::WindowService {
+        &self.windows
+    }
+
+    /// Emergency accounts' codes and uses.
+    pub fn emergency(&self) -> &crate::emergency::service::EmergencyService {
+        &self.emergency
     }
 
     fn event(
@@ -342,12 +371,14 @@ impl LoginService {
         }
     }
 
-    /// The account behind a name and password, or `None`: unknown, disabled and wrong all do
-    /// the same work (a dummy hash) and look the same.
+    /// The account behind a name and password, or `None`: unknown, disabled, past its expiry
+    /// (before the housekeeping task disables it) and wrong all do the same work (a dummy
+    /// hash) and look the same.
     async fn verify_password(
         &self,
         username: &Username,
         password: &SecretString,
+        now: DateTime<Utc>,
     ) -> Result<Option<Account>, Error> {
         let account = self
             .stores
@@ -355,7 +386,7 @@ impl LoginService {
             .find_account_by_username(&self.config.facility.id, username)
             .await?;
         let verified = match &account {
-            Some(a) if a.status != AccountStatus::Disabled => {
+            Some(a) if a.status != AccountStatus::Disabled && !a.expired_at(now) => {
                 self.passwords.verify(a, password).await?
             }
             _ => {
@@ -421,7 +452,7 @@ impl LoginService {
             Ok(r) => r,
             Err(until) => return Ok(LoginOutcome::Blocked { until }),
         };
-        let Some(account) = self.verify_password(&username, password).await? else {
+        let Some(account) = self.verify_password(&username, password, now).await? else {
             self.failed(&username, origin, reserved, &ip_key, "invalid_credentials")
                 .await?;
             return Ok(LoginOutcome::InvalidCredentials);
@@ -490,8 +521,8 @@ impl LoginService {
         Ok(())
     }
 
-    /// The account a flow belongs to. Disabled while the flow was open: the flow ends (and
-    /// nothing of the step is applied).
+    /// The account a flow belongs to. Disabled (or past its expiry) while the flow was open:
+    /// the flow ends (and nothing of the step is applied).
     async fn flow_account(&self, record: &FlowRecord) -> Result<Account, Error> {
         let id = uuid::Uuid::parse_str(&record.account_id).map_err(|_| Error::FlowInvalid)?;
         let account = self
@@ -499,7 +530,7 @@ impl LoginService {
             .accounts
             .get_account(crate::account::AccountId(id))
             .await?;
-        if account.status == AccountStatus::Disabled {
+        if account.status == AccountStatus::Disabled || account.expired_at(self.clock.now()) {
             return Err(Error::FlowInvalid);
         }
         Ok(account)

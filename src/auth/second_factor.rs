@@ -36,6 +36,8 @@ pub const SECOND_FACTOR_LOCK: LockoutPolicy = LockoutPolicy {
 pub enum Answer {
     Code(SecretString),
     RecoveryCode(SecretString),
+    /// One of an emergency account's sealed-envelope codes.
+    BreakGlassCode(SecretString),
     WebAuthn(Box<PublicKeyCredential>),
 }
 
@@ -44,6 +46,7 @@ impl Answer {
         match self {
             Answer::Code(_) => "totp",
             Answer::RecoveryCode(_) => "recovery_code",
+            Answer::BreakGlassCode(_) => "break_glass_code",
             Answer::WebAuthn(_) => "webauthn",
         }
     }
@@ -191,7 +194,9 @@ impl LoginService {
         // Malformed codes are refused (and audited) before the flow is spent.
         let malformed = match &answer {
             Answer::Code(c) => crate::totp::parse_code(c.expose()).err(),
-            Answer::RecoveryCode(c) => crate::recovery::normalise(c.expose()).err(),
+            Answer::RecoveryCode(c) | Answer::BreakGlassCode(c) => {
+                crate::recovery::normalise(c.expose()).err()
+            }
             Answer::WebAuthn(_) => None,
         };
         if let Some(e) = malformed {
@@ -301,7 +306,11 @@ impl LoginService {
                 } else {
                     "ok"
                 };
-                let proof = super::decide::Proof::of_flow(&record, amr, pstate);
+                let mut proof = super::decide::Proof::of_flow(&record, amr, pstate);
+                if matches!(answer, Answer::BreakGlassCode(_)) {
+                    self.broke_glass(&account, &system, origin).await?;
+                    proof.break_glass = true;
+                }
                 let mut outcome = self.decide(&account, &system, proof, origin, now).await?;
                 if let (Answer::RecoveryCode(_), LoginOutcome::Authenticated { notices, .. }) =
                     (&answer, &mut outcome)
@@ -407,6 +416,19 @@ impl LoginService {
                     }
                 })
             }
+            (Answer::BreakGlassCode(code), _) => {
+                let account = self.stores.accounts.get_account(account).await?;
+                Ok(if self.emergency.spend(&account, code).await? {
+                    // Something the person has: the sealed envelope (like a recovery code).
+                    Ok((vec!["otp".into()], 0))
+                } else {
+                    Err(refused(
+                        "invalid_break_glass_code",
+                        "invalid_break_glass_code",
+                        "The break-glass code is not correct or was already used.",
+                    ))
+                })
+            }
             (Answer::RecoveryCode(code), _) => {
                 let n = crate::recovery::normalise(code.expose())?;
                 let hash = crate::recovery::hash(&account, &n);
@@ -414,7 +436,7 @@ impl LoginService {
                     if self
                         .stores
                         .factors
-                        .use_recovery_code(account, &hash)
+                        .use_code(account, crate::recovery::KIND, &hash)
                         .await?
                     {
                         // A look-up secret: something the person has (NIST SP 800-63B 5.1.2).
@@ -448,6 +470,36 @@ impl LoginService {
             }
             (Answer::WebAuthn(_), None) => Err(Error::FlowInvalid),
         }
+    }
+
+    /// A break-glass code was accepted: the use is recorded (critical, alert, banner) and the
+    /// account sealed again before the session is made, so that an error afterwards cannot
+    /// leave it open.
+    async fn broke_glass(
+        &self,
+        account: &crate::account::Account,
+        system: &crate::policy::SystemFacts,
+        origin: &Origin,
+    ) -> Result<(), Error> {
+        let left = self.emergency.codes_left(account).await?;
+        self.emergency
+            .record_use(
+                account.username.as_str(),
+                Some(account),
+                &crate::emergency::service::UseOrigin {
+                    channel: origin.channel.as_str(),
+                    ip: Some(origin.ip.to_string()),
+                    device: origin.device.clone(),
+                },
+                serde_json::json!({
+                    "system": system.id,
+                    "zone": origin.zone.as_str(),
+                    "codes_voided": left,
+                    "session_minutes": self.config.emergency.session.num_minutes(),
+                }),
+            )
+            .await?;
+        self.emergency.seal_after_use(account).await
     }
 
     /// A passkey that names no account this gateway knows: audited against the address, and

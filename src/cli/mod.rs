@@ -8,6 +8,7 @@ mod audit;
 mod breach;
 mod config;
 mod device;
+mod emergency;
 mod factors;
 mod healthcheck;
 mod output;
@@ -16,6 +17,7 @@ mod policy_access;
 mod serve;
 mod session;
 mod user;
+mod vendor;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,6 +66,12 @@ pub enum Command {
     /// The device register (機器台帳): terminals, servers, network devices.
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// Vendors' maintenance windows (保守作業枠).
+    #[command(subcommand)]
+    Vendor(vendor::VendorCommand),
+    /// Emergency (break-glass) accounts: codes, uses, acknowledgements.
+    #[command(subcommand)]
+    Emergency(emergency::EmergencyCommand),
     /// Read, verify and export the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -188,6 +196,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::User(c) => user::run(c, &cli.config, lang).await,
         Command::Session(c) => session::run(c, &cli.config, lang).await,
         Command::Device(c) => device::run(c, &cli.config, lang).await,
+        Command::Vendor(c) => vendor::run(c, &cli.config, lang).await,
+        Command::Emergency(c) => emergency::run(c, &cli.config, lang).await,
         Command::Audit(c) => audit::run(c, &cli.config, lang).await,
         Command::Breach(c) => breach::run(c),
         Command::Policy(c) => policy::run(c, &cli.config, lang).await,

@@ -220,6 +220,14 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                 }
                 let password_state = crate::auth::password_state(account.status, false);
                 // The same account facts as a login: enrolled factors and the grace count.
+                // A vendor's maintenance window of this system at that time, if any.
+                let window = state
+                    .windows
+                    .open_for(&account, &sys.id, now)
+                    .await
+                    .map_err(Failure::from)?
+                    .map(|w| w.id)
+                    .unwrap_or_default();
                 let ff = crate::auth::factor_facts(&state.stores, &state.config, &account)
                     .await
                     .map_err(Failure::from)?;
@@ -236,6 +244,8 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                     enrolment_overdue: ff.enrolment_overdue,
                     device: String::new(),
                     channel: "web",
+                    maintenance_window: window.clone(),
+                    break_glass: false,
                 };
                 let system_facts = SystemFacts::of(sys, &state.config.facility.id);
                 let decision = state.policy.issue_session(

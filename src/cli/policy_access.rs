@@ -69,6 +69,13 @@ pub async fn explain(
         .map(str::to_ascii_lowercase)
         .or_else(|| sys.hosts.first().cloned())
         .unwrap_or_default();
+    let window = state
+        .windows
+        .open_for(account, &sys.id, now)
+        .await
+        .map_err(Failure::from)?
+        .map(|w| w.id)
+        .unwrap_or_default();
     let ff = crate::auth::factor_facts(&state.stores, &state.config, account)
         .await
         .map_err(Failure::from)?;
@@ -85,6 +92,8 @@ pub async fn explain(
             enrolment_overdue: false,
             device: request.device.to_owned(),
             channel: "web",
+            maintenance_window: window.clone(),
+            break_glass: false,
         },
     );
     let access = state.policy.access(

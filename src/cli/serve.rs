@@ -93,6 +93,8 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
         .with_signing_keys()?;
     // The auditor console shows the chain's state; a large log is verified in the background.
     state.chain.spawn_catch_up(state.stores.audit.clone());
+    // Fixed-term and dormant accounts, maintenance windows opening and closing.
+    crate::app::housekeeping::spawn(state.clone());
     if let Some((account, password)) = state.admin.bootstrap_if_empty().await? {
         announce_bootstrap(&state, account.username.as_str(), &password)?;
     }

@@ -17,10 +17,33 @@ use crate::error::Error;
 pub enum UserCommand {
     /// Create an account with a one-time password (changed at first login).
     Add(AddArgs),
-    /// List accounts.
+    /// List accounts; `--dormant` lists those without a sign-in for `[accounts]
+    /// dormant_after_days` (or `--days`).
     List {
         #[arg(long)]
         json: bool,
+        /// Only dormant accounts (no sign-in, or never signed in, since N days).
+        #[arg(long)]
+        dormant: bool,
+        /// The days for `--dormant` (default: [accounts] dormant_after_days).
+        #[arg(long, requires = "dormant")]
+        days: Option<u32>,
+    },
+    /// Set or remove a fixed-term account's end: a JST date (the account is disabled when
+    /// that date begins), an RFC 3339 time, or `never`.
+    SetExpiry {
+        name: String,
+        /// `2027-04-01`, `2027-03-31T18:00:00+09:00` or `never`.
+        date: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The account inventory for the yearly review (棚卸し) as CSV: type, roles, groups,
+    /// factors, last sign-in, expiry, status and who created each account.
+    Review {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Show one account.
     Show {
@@ -134,6 +157,10 @@ pub struct AddArgs {
     /// Enforce a second factor for this account (admin, vendor, emergency always have one).
     #[arg(long)]
     pub require_second_factor: bool,
+    /// A fixed-term account (residents, temporary staff, contractors): disabled when this JST
+    /// date begins (or at this RFC 3339 time).
+    #[arg(long)]
+    pub expires: Option<String>,
     /// Read the initial password from standard input instead of generating one.
     #[arg(long)]
     pub password_stdin: bool,
@@ -221,6 +248,11 @@ pub async fn run(cmd: UserCommand, config: &Option<PathBuf>, lang: Lang) -> Resu
                 Some(other) => Some(admin.find(other).await?.person_id),
                 None => None,
             };
+            let expires_at = args
+                .expires
+                .as_deref()
+                .map(super::audit::parse_time)
+                .transpose()?;
             let new = NewAccount {
                 facility_id: state.config.facility.id.clone(),
                 login_name: args.name,
@@ -232,6 +264,7 @@ pub async fn run(cmd: UserCommand, config: &Option<PathBuf>, lang: Lang) -> Resu
                 groups,
                 person_id,
                 second_factor_required: args.require_second_factor,
+                expires_at,
             };
             let (account, generated) = admin
                 .create(new, initial_password(args.password_stdin)?, &actor)
@@ -245,10 +278,88 @@ pub async fn run(cmd: UserCommand, config: &Option<PathBuf>, lang: Lang) -> Resu
             if let Some(p) = generated {
                 show_one_time(lang, &account, &p);
             }
+            // An emergency account's sealed-envelope codes, shown once.
+            if account.account_type == AccountType::Emergency {
+                let codes = state
+                    .emergency
+                    .issue_codes(&account, "account created", &actor)
+                    .await?;
+                super::emergency::show_codes(lang, &account, &codes);
+            }
             Ok(())
         }
-        UserCommand::List { json } => {
+        UserCommand::SetExpiry { name, date, reason } => {
+            let at = if date.trim() == "never" {
+                None
+            } else {
+                Some(super::audit::parse_time(date.trim())?)
+            };
+            let a = admin.set_expiry(&name, at, &reason, &actor).await?;
+            println!(
+                "{} {}: {}",
+                lang.pick("expiry set", "利用期限を設定しました:"),
+                a.username,
+                time_text(a.expires_at)
+            );
+            Ok(())
+        }
+        UserCommand::Review { output } => {
             let accounts = admin.list().await?;
+            let mut rows = Vec::with_capacity(accounts.len());
+            for a in accounts {
+                let factors = state.stores.factors.list_factors(a.id).await?;
+                rows.push((a, factors));
+            }
+            let csv = crate::admin::review::csv(&rows, lang == Lang::Ja, state.clock.now())
+                .map_err(|e| Failure::new(1, format!("writing the review: {e}")))?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, csv)
+                        .map_err(|e| Failure::new(1, format!("writing {}: {e}", path.display())))?;
+                    println!(
+                        "{} {} ({} {})",
+                        lang.pick(
+                            "account review written to",
+                            "アカウント棚卸し表を書き出しました:"
+                        ),
+                        path.display(),
+                        rows.len(),
+                        lang.pick("account(s)", "件")
+                    );
+                }
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout()
+                        .write_all(&csv)
+                        .map_err(|e| Failure::new(1, e.to_string()))?;
+                }
+            }
+            Ok(())
+        }
+        UserCommand::List {
+            json,
+            dormant,
+            days,
+        } => {
+            let mut accounts = admin.list().await?;
+            if dormant {
+                let days = days.unwrap_or(state.config.accounts.dormant_after_days);
+                let now = state.clock.now();
+                accounts.retain(|a| {
+                    a.status != crate::account::AccountStatus::Disabled
+                        && a.dormant_since(now, days)
+                });
+                if !json {
+                    println!(
+                        "{}",
+                        match lang {
+                            Lang::En =>
+                                format!("Accounts without a sign-in for {days} days or more:"),
+                            Lang::Ja => format!("{days}日以上サインインのないアカウント:"),
+                        }
+                    );
+                }
+            }
             if json {
                 print_json(&accounts)?;
             } else {
@@ -308,6 +419,8 @@ pub async fn run(cmd: UserCommand, config: &Option<PathBuf>, lang: Lang) -> Resu
                         a.enforces_second_factor().to_string(),
                     ),
                     ("created", "作成日時", to_jst_string(a.created_at)),
+                    ("created by", "作成者", a.created_by.clone()),
+                    ("expires", "利用期限", time_text(a.expires_at)),
                     ("last login", "最終ログイン", time_text(a.last_login_at)),
                     (
                         "password set (informational)",

@@ -3,6 +3,7 @@
 //! collects every problem, each with its key path and a fix, instead of stopping at the first.
 
 pub mod access;
+pub mod accounts;
 pub mod factors;
 pub mod gateway;
 pub mod raw;
@@ -21,6 +22,7 @@ use crate::crypto::hash::HashParams;
 use crate::crypto::secret::SecretBytes;
 use crate::password::rules::PasswordPolicy;
 pub use access::{AccessRule, RulePolicy};
+pub use accounts::{AccountsConfig, EmergencyConfig};
 pub use factors::{AttestationPolicy, FactorsConfig, WebauthnConfig};
 pub use gateway::{KeysConfig, LockoutConfig, NetworkConfig, SessionConfig};
 pub use raw::RawConfig;
@@ -141,6 +143,8 @@ pub struct Config {
     pub keys: KeysConfig,
     pub factors: FactorsConfig,
     pub webauthn: WebauthnConfig,
+    pub accounts: AccountsConfig,
+    pub emergency: EmergencyConfig,
     pub log: LogConfig,
     /// Where it came from, for messages.
     pub source: String,

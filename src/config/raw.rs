@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use super::access::RawAccess;
+pub use super::accounts::{RawAccounts, RawEmergency};
 pub use super::factors::{RawFactors, RawWebauthn};
 pub use super::gateway::{RawKeys, RawLockout, RawNetwork, RawSession};
 pub use super::systems::RawSystem;
@@ -27,6 +28,8 @@ pub struct RawConfig {
     pub keys: RawKeys,
     pub factors: RawFactors,
     pub webauthn: RawWebauthn,
+    pub accounts: RawAccounts,
+    pub emergency: RawEmergency,
     pub log: RawLog,
 }
 

@@ -55,6 +55,13 @@ pub fn end_of_jst_day(date: &str) -> Option<DateTime<Utc>> {
     chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.succ_opt())
+        .and_then(|d| start_of_jst_day(&d.format("%Y-%m-%d").to_string()))
+}
+
+/// Midnight JST at the start of `date` (YYYY-MM-DD).
+pub fn start_of_jst_day(date: &str) -> Option<DateTime<Utc>> {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .and_then(|n| chrono::TimeZone::from_local_datetime(&crate::clock::jst(), &n).single())
         .map(|t| t.with_timezone(&Utc))

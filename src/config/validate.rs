@@ -474,6 +474,8 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
     let keys = gateway::keys(&raw.keys, &data_dir, &mut problems);
     let factors = super::factors::factors(&raw.factors, &keys.dir);
     let webauthn = super::factors::webauthn(&raw.webauthn, &raw.server.public_url, &mut problems);
+    let accounts = super::accounts::accounts(&raw.accounts, &mut problems);
+    let emergency = super::accounts::emergency(&raw.emergency, &mut problems);
     let format = match raw.log.format.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
@@ -548,6 +550,8 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             keys,
             factors,
             webauthn,
+            accounts,
+            emergency,
             log: LogConfig {
                 format,
                 level: raw.log.level,

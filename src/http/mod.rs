@@ -82,6 +82,22 @@ pub fn build_router(state: AppState) -> Router {
             "/admin/accounts/{name}/{action}",
             post(pages::admin::post_action),
         )
+        .route(
+            "/admin/vendors",
+            get(pages::admin_vendors::get_vendors).post(pages::admin_vendors::post_window),
+        )
+        .route(
+            "/admin/vendors/{id}/report.csv",
+            get(pages::admin_vendors::get_report),
+        )
+        .route(
+            "/admin/vendors/{id}/{action}",
+            post(pages::admin_vendors::post_close),
+        )
+        .route(
+            "/admin/break-glass/{id}/acknowledge",
+            post(pages::banner::post_acknowledge),
+        )
         .route("/audit/export.csv", get(pages::audit::get_export))
         .route("/api/v1/login", post(api::login::post_login))
         .route("/api/v1/logout", post(api::login::post_logout))

@@ -144,6 +144,10 @@ pub struct SessionFacts {
     pub device: String,
     /// web | pam
     pub channel: &'static str,
+    /// A vendor account's open maintenance window of this system, or empty.
+    pub maintenance_window: String,
+    /// The second factor was a break-glass code.
+    pub break_glass: bool,
 }
 
 /// The facts of an `access` question: one request on the forward-auth path.
@@ -511,6 +515,8 @@ impl PolicyEngine {
             "enrolment_overdue": facts.enrolment_overdue,
             "device": facts.device,
             "channel": facts.channel,
+            "maintenance_window": facts.maintenance_window,
+            "break_glass": facts.break_glass,
         });
         self.decide("issue_session", account, system, context, &kinds)
     }

@@ -45,7 +45,14 @@ fn facts(now: DateTime<Utc>, amr: &[&str], password_state: &str) -> SessionFacts
         enrolment_overdue: false,
         device: String::new(),
         channel: "web",
+        maintenance_window: String::new(),
+        break_glass: false,
     }
+}
+
+fn in_window(mut f: SessionFacts) -> SessionFacts {
+    f.maintenance_window = "mw-23456789".into();
+    f
 }
 
 fn need_factor() -> Verdict {
@@ -135,12 +142,20 @@ fn guideline_7_defaults() {
             "privileged-accounts-two-factor",
         ),
         (
-            "vendor with a security key",
+            "vendor with a security key, inside a maintenance window",
+            account("vendor"),
+            system("server", None),
+            in_window(facts(after, &["pwd", "hwk"], "ok")),
+            Verdict::Issue,
+            "sessions-for-accounts",
+        ),
+        (
+            "vendor with a security key, outside any window",
             account("vendor"),
             system("server", None),
             facts(after, &["pwd", "hwk"], "ok"),
-            Verdict::Issue,
-            "sessions-for-accounts",
+            Verdict::Deny,
+            "vendor-accounts-inside-a-maintenance-window",
         ),
         (
             "must change password",

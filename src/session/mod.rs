@@ -42,6 +42,14 @@ pub struct SessionSubject {
     /// An administrator had made a second factor mandatory for the account.
     #[serde(default)]
     pub second_factor_required: bool,
+    /// A vendor's session: the maintenance window it was made in, and that window's system.
+    #[serde(default)]
+    pub maintenance_window: Option<String>,
+    #[serde(default)]
+    pub window_system: Option<String>,
+    /// Made with a break-glass code.
+    #[serde(default)]
+    pub break_glass: bool,
 }
 
 /// A session as stored: its subject plus its handle and lifetime. `sid` is the public
@@ -311,6 +319,9 @@ mod tests {
             user_agent: "test".into(),
             has_second_factor: false,
             second_factor_required: false,
+            maintenance_window: None,
+            window_system: None,
+            break_glass: false,
         }
     }
 

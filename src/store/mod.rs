@@ -156,15 +156,22 @@ pub trait FactorStore: Send + Sync + std::fmt::Debug {
         id: i64,
         label: &str,
     ) -> Result<bool, StoreError>;
-    /// Replace the account's recovery codes (their hashes) in one transaction.
-    async fn replace_recovery_codes(
+    /// Replace the account's single-use codes of one kind (`recovery`, `break_glass`; their
+    /// hashes) in one transaction. An empty list removes them.
+    async fn replace_codes(
         &self,
         account: AccountId,
+        kind: &str,
         hashes: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Spend a recovery code: true exactly once per code, also under concurrent use.
-    async fn use_recovery_code(&self, account: AccountId, hash: &str) -> Result<bool, StoreError>;
+    /// Spend a single-use code: true exactly once per code, also under concurrent use.
+    async fn use_code(
+        &self,
+        account: AccountId,
+        kind: &str,
+        hash: &str,
+    ) -> Result<bool, StoreError>;
     /// Sign-ins without a second factor so far, after counting one more if `add`.
     async fn enrolment_nudges(&self, account: AccountId, add: bool) -> Result<u32, StoreError>;
 }
@@ -200,6 +207,76 @@ pub trait DeviceStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), StoreError>;
     async fn get_device(&self, id: uuid::Uuid)
     -> Result<Option<crate::device::Device>, StoreError>;
+}
+
+/// Vendors' maintenance windows.
+#[async_trait]
+pub trait WindowStore: Send + Sync + std::fmt::Debug {
+    async fn insert_window(&self, window: &crate::vendor::Window) -> Result<(), StoreError>;
+    async fn find_window(
+        &self,
+        facility: &FacilityId,
+        id: &str,
+    ) -> Result<Option<crate::vendor::Window>, StoreError>;
+    /// The facility's windows (one account's, if given), newest start first.
+    async fn list_windows(
+        &self,
+        facility: &FacilityId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<crate::vendor::Window>, StoreError>;
+    /// A window of this account and system open at `now`.
+    async fn open_window(
+        &self,
+        account: AccountId,
+        system: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::vendor::Window>, StoreError>;
+    /// Close a scheduled window early (`cancelled` or `ended`); false when it was not
+    /// scheduled any more.
+    async fn close_window(
+        &self,
+        id: &str,
+        state: crate::vendor::WindowState,
+        at: DateTime<Utc>,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError>;
+    /// Windows whose opening or closing is due in the audit log at `now`.
+    async fn windows_to_announce(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::vendor::Window>, StoreError>;
+    /// Record that a window's opening or closing is in the audit log.
+    async fn mark_window_announced(
+        &self,
+        id: &str,
+        opened: bool,
+        closed: bool,
+    ) -> Result<(), StoreError>;
+}
+
+/// Uses of emergency accounts, until acknowledged.
+#[async_trait]
+pub trait BreakGlassStore: Send + Sync + std::fmt::Debug {
+    async fn insert_break_glass(
+        &self,
+        event: &crate::emergency::BreakGlassEvent,
+    ) -> Result<i64, StoreError>;
+    /// Newest first; only the unacknowledged ones when `open_only`.
+    async fn list_break_glass(
+        &self,
+        facility: &FacilityId,
+        open_only: bool,
+    ) -> Result<Vec<crate::emergency::BreakGlassEvent>, StoreError>;
+    /// Acknowledge one; false when there is no such open use.
+    async fn acknowledge_break_glass(
+        &self,
+        facility: &FacilityId,
+        id: i64,
+        at: DateTime<Utc>,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -252,6 +329,8 @@ pub struct Stores {
     pub credentials: Arc<dyn CredentialStore>,
     pub factors: Arc<dyn FactorStore>,
     pub devices: Arc<dyn DeviceStore>,
+    pub windows: Arc<dyn WindowStore>,
+    pub break_glass: Arc<dyn BreakGlassStore>,
     pub history: Arc<dyn PasswordHistoryStore>,
     pub audit: Arc<dyn AuditStore>,
     pub health: Arc<dyn StoreHealth>,
@@ -265,6 +344,8 @@ impl Stores {
             + CredentialStore
             + FactorStore
             + DeviceStore
+            + WindowStore
+            + BreakGlassStore
             + PasswordHistoryStore
             + AuditStore
             + StoreHealth
@@ -274,6 +355,8 @@ impl Stores {
             accounts: backend.clone(),
             factors: backend.clone(),
             devices: backend.clone(),
+            windows: backend.clone(),
+            break_glass: backend.clone(),
             credentials: backend.clone(),
             history: backend.clone(),
             audit: backend.clone(),

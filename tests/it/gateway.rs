@@ -127,6 +127,7 @@ impl Gw {
             groups: vec![],
             person_id: None,
             second_factor_required,
+            expires_at: None,
         };
         self.state
             .admin

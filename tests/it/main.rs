@@ -56,5 +56,6 @@ pub fn gateway_new_account(name: &str) -> sekimori::account::NewAccount {
         groups: vec![],
         person_id: None,
         second_factor_required: false,
+        expires_at: None,
     }
 }

@@ -22,6 +22,7 @@ fn staff(name: &str, person: Option<sekimori::account::PersonId>) -> NewAccount 
         groups: vec![],
         person_id: person,
         second_factor_required: false,
+        expires_at: None,
     }
 }
 

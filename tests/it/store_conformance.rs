@@ -28,6 +28,7 @@ fn new_account(name: &str, person: Option<sekimori::account::PersonId>, at_secs:
         groups: vec![],
         person_id: person,
         second_factor_required: false,
+        expires_at: None,
     }
     .into_account(Utc.timestamp_opt(1_800_000_000 + at_secs, 0).unwrap())
     .unwrap()

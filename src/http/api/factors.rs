@@ -163,9 +163,23 @@ pub async fn enroller(
         }
         None => {
             let (s, a) = signed_in(state, headers).await?;
+            refuse_emergency(&a)?;
             Ok(Enroller::Session(s, a))
         }
     }
+}
+
+/// Emergency accounts use break-glass codes only: a factor enrolled during a break-glass
+/// session would outlive the sealing that follows a use.
+pub fn refuse_emergency(account: &crate::account::Account) -> Result<(), ApiError> {
+    if account.account_type == crate::account::AccountType::Emergency {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "emergency_account",
+            "Emergency accounts sign in with break-glass codes only; they enrol no other factor.",
+        ));
+    }
+    Ok(())
 }
 
 fn totp(state: &AppState) -> Result<&TotpService, ApiError> {
@@ -370,7 +384,12 @@ pub async fn issue_recovery_codes(
     state
         .stores
         .factors
-        .replace_recovery_codes(account.id, &hashes, state.clock.now())
+        .replace_codes(
+            account.id,
+            crate::recovery::KIND,
+            &hashes,
+            state.clock.now(),
+        )
         .await
         .map_err(ApiError::from)?;
     let mut event = AuditEvent::new(

@@ -35,6 +35,8 @@ pub struct LoginRequest {
     code: Option<SecretString>,
     /// A recovery code instead of the second factor.
     recovery_code: Option<SecretString>,
+    /// An emergency account's break-glass code.
+    break_glass_code: Option<SecretString>,
     /// A WebAuthn assertion (`PublicKeyCredential` JSON) for the flow's challenge.
     webauthn: Option<serde_json::Value>,
     /// Add a second factor to the session this request's cookie carries (for `system`): the
@@ -136,14 +138,21 @@ pub async fn post_login(
                 "send either username and password, or flow_id with the next step",
             ));
         }
-        let answer = match (req.new_password, req.code, req.recovery_code, req.webauthn) {
-            (Some(new_password), None, None, None) => {
+        let answer = match (
+            req.new_password,
+            req.code,
+            req.recovery_code,
+            req.webauthn,
+            req.break_glass_code,
+        ) {
+            (Some(new_password), None, None, None, None) => {
                 check_password_field("new_password", &new_password)?;
                 Err(new_password)
             }
-            (None, Some(code), None, None) => Ok(Answer::Code(code)),
-            (None, None, Some(code), None) => Ok(Answer::RecoveryCode(code)),
-            (None, None, None, Some(cred)) => {
+            (None, Some(code), None, None, None) => Ok(Answer::Code(code)),
+            (None, None, Some(code), None, None) => Ok(Answer::RecoveryCode(code)),
+            (None, None, None, None, Some(code)) => Ok(Answer::BreakGlassCode(code)),
+            (None, None, None, Some(cred), None) => {
                 match super::webauthn::parse_credential::<PublicKeyCredential>(cred) {
                     Ok(c) => Ok(Answer::WebAuthn(Box::new(c))),
                     Err(detail) => {
@@ -156,7 +165,7 @@ pub async fn post_login(
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_field",
-                    "with flow_id, send exactly one answer: new_password, code, recovery_code or webauthn",
+                    "with flow_id, send exactly one answer: new_password, code, recovery_code, break_glass_code or webauthn",
                 ));
             }
         };

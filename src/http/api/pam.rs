@@ -285,18 +285,26 @@ pub async fn post_break_glass(
     .await?;
     let user: String = body.user.chars().take(64).collect();
     tracing::warn!(device = %device.name, user = %user, "break-glass account used");
-    let mut e = crate::audit::AuditEvent::new(
-        state.config.facility.id.clone(),
-        crate::audit::EventKind::BreakGlassUsed,
-        crate::audit::Outcome::Info,
-    )
-    .subject(user)
-    .detail("service", body.service.chars().take(32).collect::<String>())
-    .detail("zone", origin.zone.as_str())
-    .detail("channel", "pam")
-    .detail("device_time", body.time);
-    e.ip = Some(origin.ip.to_string());
-    e.device = Some(device.name.clone());
-    let record = state.auditor.record(e).await?;
-    Ok(Json(json!({ "result": "recorded", "seq": record.seq })))
+    // The same event, alert and console banner as a web sign-in with a break-glass code.
+    let account = state.emergency.account_named(&user).await?;
+    let (event, seq) = state
+        .emergency
+        .record_use(
+            &user,
+            account.as_ref(),
+            &crate::emergency::service::UseOrigin {
+                channel: "pam",
+                ip: Some(origin.ip.to_string()),
+                device: Some(device.name.clone()),
+            },
+            json!({
+                "service": body.service.chars().take(32).collect::<String>(),
+                "zone": origin.zone.as_str(),
+                "device_time": body.time,
+            }),
+        )
+        .await?;
+    Ok(Json(
+        json!({ "result": "recorded", "seq": seq, "event": event }),
+    ))
 }

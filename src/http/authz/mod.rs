@@ -193,6 +193,13 @@ fn decide(
             enrolment_overdue: false,
             device: device.clone(),
             channel: "web",
+            // A vendor's session carries its window into that window's system only.
+            maintenance_window: session
+                .maintenance_window
+                .clone()
+                .filter(|_| session.window_system.as_deref() == Some(system.id.as_str()))
+                .unwrap_or_default(),
+            break_glass: session.break_glass,
         },
     );
     match entry.verdict {
@@ -323,7 +330,19 @@ async fn check(
         e
     };
     match &decision.verdict {
-        Verdict::Issue => allow(state, &session, system, now),
+        Verdict::Issue => {
+            // A record of the work (G-18): each request a vendor makes in its window.
+            if let Some(window) = &session.maintenance_window {
+                state
+                    .auditor
+                    .record(
+                        event(EventKind::MaintenanceRequest, Outcome::Success)
+                            .detail(crate::vendor::service::DETAIL_KEY, window.as_str()),
+                    )
+                    .await?;
+            }
+            allow(state, &session, system, now)
+        }
         Verdict::NeedFactor { kinds } => {
             let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
             state

@@ -24,8 +24,8 @@ use crate::session::SessionRecord;
 #[derive(Debug, Default, Deserialize)]
 pub struct AdminQuery {
     pub(super) lang: Option<String>,
-    done: Option<String>,
-    error: Option<String>,
+    pub(super) done: Option<String>,
+    pub(super) error: Option<String>,
 }
 
 pub(super) fn page(
@@ -92,7 +92,7 @@ async fn row(state: &AppState, account: Account, lang: Lang) -> Row {
         .unwrap_or_default();
     let factors = list
         .iter()
-        .filter(|f| f.kind != "recovery")
+        .filter(|f| f.kind != crate::recovery::KIND && f.kind != crate::emergency::KIND)
         .map(|f| f.kind.clone())
         .collect();
     let recovery = list.iter().filter(|f| f.kind == "recovery").count();
@@ -162,12 +162,31 @@ pub async fn get_admin(
             })
         })
         .collect();
+    let now = state.clock.now();
+    let dormant_days = state.config.accounts.dormant_after_days;
     let account_rows: String = rows
         .iter()
         .map(|r| {
             let a = &r.account;
+            let last = a
+                .last_login_at
+                .map(crate::clock::to_jst_display)
+                .unwrap_or_else(|| "-".into());
+            let last = if a.status != crate::account::AccountStatus::Disabled
+                && a.dormant_since(now, dormant_days)
+            {
+                format!("{last} ({})", M::Dormant.get(lang))
+            } else {
+                last
+            };
+            let expires = a
+                .expires_at
+                .map(crate::clock::to_jst_display)
+                .unwrap_or_else(|| "-".into());
             format!(
-                r#"<tr><td><a href="/admin/accounts/{qname}?lang={code}">{name}</a></td><td>{display}</td><td>{kind}</td><td>{status}</td><td>{roles}</td><td>{factors}</td><td>{recovery}</td><td>{locked}</td></tr>"#,
+                r#"<tr><td><a href="/admin/accounts/{qname}?lang={code}">{name}</a></td><td>{display}</td><td>{kind}</td><td>{status}</td><td>{roles}</td><td>{factors}</td><td>{recovery}</td><td>{locked}</td><td>{last}</td><td>{expires}</td></tr>"#,
+                last = esc(&last),
+                expires = esc(&expires),
                 qname = esc(&q(a.username.as_str())),
                 code = lang.code(),
                 name = esc(a.username.as_str()),
@@ -185,16 +204,21 @@ pub async fn get_admin(
             )
         })
         .collect();
+    let banner = super::banner::break_glass(&state, lang, &csrf, true).await;
+    let flash = views::flash(lang, aq.done.as_deref(), aq.error.as_deref());
     let body = format!(
-        r#"<p><a href="/admin/devices?lang={code}">{devices}</a></p>
+        r#"{banner}{flash}<p><a href="/admin/devices?lang={code}">{devices}</a> · <a href="/admin/vendors?lang={code}">{vendors}</a></p>
 <h2>{cov_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{type_h}</th><th scope="col">{with_h}</th></tr></thead><tbody>{coverage_rows}</tbody></table></div>
 <h2>{ex_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{system_h}</th><th scope="col">{until_h}</th><th scope="col">{reason_h}</th></tr></thead><tbody>{exemptions}</tbody></table></div>
 <h2>{acc_h}</h2>
-<div class="table"><table><thead><tr><th scope="col">{user_h}</th><th scope="col">{name_h}</th><th scope="col">{type_h}</th><th scope="col">{status_h}</th><th scope="col">{roles_h}</th><th scope="col">{factors_h}</th><th scope="col">{recovery_h}</th><th scope="col">{lock_h}</th></tr></thead><tbody>{account_rows}</tbody></table></div>"#,
+<div class="table"><table><thead><tr><th scope="col">{user_h}</th><th scope="col">{name_h}</th><th scope="col">{type_h}</th><th scope="col">{status_h}</th><th scope="col">{roles_h}</th><th scope="col">{factors_h}</th><th scope="col">{recovery_h}</th><th scope="col">{lock_h}</th><th scope="col">{last_h}</th><th scope="col">{expires_h}</th></tr></thead><tbody>{account_rows}</tbody></table></div>"#,
         code = lang.code(),
         devices = t(M::DevicesTitle),
+        vendors = t(M::VendorsTitle),
+        last_h = t(M::LastSignIn),
+        expires_h = t(M::Expires),
         cov_h = t(M::Coverage),
         type_h = t(M::AccountType),
         with_h = t(M::WithSecondFactor),
@@ -269,10 +293,33 @@ pub async fn get_account(
         r#"<label for="reset-factors-identity">{}</label><input id="reset-factors-identity" name="identity_check" required maxlength="200">"#,
         t(M::IdentityCheck)
     );
+    let expiry_field = format!(
+        r#"<label for="expiry-date">{}</label><p class="hint" id="expiry-hint">{}</p><input id="expiry-date" name="expires" type="date" value="{}" aria-describedby="expiry-hint">"#,
+        t(M::Expires),
+        t(M::ExpiryHint),
+        a.expires_at
+            .map(|e| e
+                .with_timezone(&crate::clock::jst())
+                .format("%Y-%m-%d")
+                .to_string())
+            .unwrap_or_default()
+    );
+    let codes_form = if a.account_type == crate::account::AccountType::Emergency {
+        action_form(
+            lang,
+            &csrf,
+            a.username.as_str(),
+            "break-glass-codes",
+            M::IssueBreakGlassCodes,
+            "",
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
         r#"{flash}
-<dl class="card"><dt>{user_h}</dt><dd>{user}</dd><dt>{name_h}</dt><dd>{display}</dd><dt>{status_h}</dt><dd>{status}</dd><dt>{roles_h}</dt><dd>{roles}</dd><dt>{factors_h}</dt><dd>{factors}</dd><dt>{lock_h}</dt><dd id="lock-state">{locked}</dd></dl>
-{unlock}{reset}{roles_form}{disable}
+<dl class="card"><dt>{user_h}</dt><dd>{user}</dd><dt>{name_h}</dt><dd>{display}</dd><dt>{status_h}</dt><dd>{status}</dd><dt>{roles_h}</dt><dd>{roles}</dd><dt>{factors_h}</dt><dd>{factors}</dd><dt>{lock_h}</dt><dd id="lock-state">{locked}</dd><dt>{expires_h}</dt><dd id="expires">{expires}</dd><dt>{last_h}</dt><dd>{last}</dd></dl>
+{unlock}{reset}{roles_form}{expiry_form}{codes_form}{disable}
 <p><a href="/admin?lang={code}">{back}</a></p>"#,
         user_h = t(M::Username),
         user = esc(a.username.as_str()),
@@ -313,10 +360,82 @@ pub async fn get_account(
             &roles_field
         ),
         disable = action_form(lang, &csrf, a.username.as_str(), "disable", M::Disable, ""),
+        expiry_form = action_form(
+            lang,
+            &csrf,
+            a.username.as_str(),
+            "expiry",
+            M::SetExpiry,
+            &expiry_field
+        ),
+        codes_form = codes_form,
+        expires_h = t(M::Expires),
+        expires = esc(&a
+            .expires_at
+            .map(crate::clock::to_jst_display)
+            .unwrap_or_else(|| M::Never.get(lang).to_owned())),
+        last_h = t(M::LastSignIn),
+        last = esc(&a
+            .last_login_at
+            .map(crate::clock::to_jst_display)
+            .unwrap_or_else(|| "-".into())),
         code = lang.code(),
         back = t(M::Accounts),
     );
-    page(lang, &csrf, StatusCode::OK, &here, &body)
+    let banner = super::banner::break_glass(&state, lang, &csrf, true).await;
+    page(
+        lang,
+        &csrf,
+        StatusCode::OK,
+        &here,
+        &format!("{banner}{body}"),
+    )
+}
+
+/// A new set of an emergency account's codes, on a page of its own (shown once).
+async fn break_glass_codes(
+    state: &AppState,
+    lang: Lang,
+    csrf: &Csrf,
+    name: &str,
+    reason: &str,
+    actor: &str,
+) -> Response {
+    let issued = async {
+        let reason = crate::admin::require_reason(reason)?;
+        let account = state.admin.find(name).await?;
+        state.emergency.issue_codes(&account, reason, actor).await
+    }
+    .await;
+    let here = format!("/admin/accounts/{}", q(name));
+    match issued {
+        Ok(codes) => {
+            let items: String = codes
+                .iter()
+                .map(|c| format!("<li><code>{}</code></li>", esc(c.expose())))
+                .collect();
+            let body = format!(
+                r#"<p class="notice">{}</p><ol id="break-glass-codes">{items}</ol><p><a href="{}?lang={}">{}</a></p>"#,
+                esc(M::BreakGlassShownOnce.get(lang)),
+                esc(&here),
+                lang.code(),
+                esc(M::Continue.get(lang)),
+            );
+            page(lang, csrf, StatusCode::OK, &here, &body)
+        }
+        Err(e) => {
+            let text = match &e {
+                crate::error::Error::ReasonRequired => M::ReasonRequired.get(lang).to_owned(),
+                crate::error::Error::Invalid(m) => m.clone(),
+                other => {
+                    tracing::warn!(error = %other, "issuing break-glass codes failed");
+                    M::ActionFailed.get(lang).to_owned()
+                }
+            };
+            let location = format!("{here}?lang={}&error={}", lang.code(), q(&text));
+            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -326,6 +445,8 @@ pub struct ActionForm {
     lang: Option<String>,
     identity_check: Option<String>,
     roles: Option<String>,
+    /// A JST date for `expiry` (empty: none).
+    expires: Option<String>,
 }
 
 pub async fn post_action(
@@ -353,6 +474,25 @@ pub async fn post_action(
     let a = &state.admin;
     let result: Result<(), crate::error::Error> = match action.as_str() {
         "unlock" => a.unlock(&name, &form.reason, &actor).await.map(|_| ()),
+        "expiry" => {
+            let date = form.expires.as_deref().unwrap_or("").trim();
+            match crate::config::systems::start_of_jst_day(date) {
+                _ if date.is_empty() => a
+                    .set_expiry(&name, None, &form.reason, &actor)
+                    .await
+                    .map(|_| ()),
+                Some(at) => a
+                    .set_expiry(&name, Some(at), &form.reason, &actor)
+                    .await
+                    .map(|_| ()),
+                None => Err(crate::error::Error::Invalid(format!(
+                    "`{date}`: YYYY-MM-DD"
+                ))),
+            }
+        }
+        "break-glass-codes" => {
+            return break_glass_codes(&state, lang, &csrf, &name, &form.reason, &actor).await;
+        }
         "disable" => a.disable(&name, &form.reason, &actor).await.map(|_| ()),
         "reset-factors" => a
             .reset_factors(

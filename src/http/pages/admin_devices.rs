@@ -91,7 +91,14 @@ pub async fn get_devices(
         code = lang.code(),
         back = t(M::Accounts),
     );
-    page(lang, &csrf, StatusCode::OK, "/admin/devices", &body)
+    let banner = super::banner::break_glass(&state, lang, &csrf, true).await;
+    page(
+        lang,
+        &csrf,
+        StatusCode::OK,
+        "/admin/devices",
+        &format!("{banner}{body}"),
+    )
 }
 
 #[derive(Debug, Deserialize)]

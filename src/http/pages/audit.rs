@@ -320,8 +320,9 @@ pub async fn get_audit(
     } else {
         String::new()
     };
+    let banner = super::banner::break_glass(&state, lang, &csrf, false).await;
     let body = format!(
-        r#"{chain_line}
+        r#"{banner}{chain_line}
 {form}
 <p><a class="button" id="export" href="/audit/export.csv?{qs}&amp;lang={code}" download>{export}</a></p>
 <div class="table"><table>

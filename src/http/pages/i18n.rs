@@ -86,6 +86,9 @@ messages! {
     UseSecurityKey => "セキュリティキーを使う", "Use a security key";
     UseRecoveryCode => "リカバリーコードを使う", "Use a recovery code";
     RecoveryCode => "リカバリーコード", "Recovery code";
+    BreakGlassCode => "緊急用コード", "Break-glass code";
+    BreakGlassWarning => "緊急用アカウントです。コードを使うと、ただちに管理者に通知され監査ログに記録されます。セッションは時間制限付きで、使用後はパスワードの変更とコードの再発行が必要です。", "This is an emergency account. Using a code alerts the administrators at once and is recorded in the audit log. The session is time-limited; afterwards the password must be changed and new codes issued.";
+    BreakGlassWrong => "緊急用コードが正しくないか、使用済みです。", "The break-glass code is not correct or was already used.";
     RecoveryHint => "紙に控えた12文字のコード（例: abcd-efgh-jkmn）。各コードは1回だけ使えます。", "One of your 12-character codes (e.g. abcd-efgh-jkmn). Each works once.";
     CodeWrong => "確認コードが正しくないか、使用済みです。使用済みのコードは使えません。次のコードを待ってください。", "The code is not correct, or it was already used. A used code cannot be used again; wait for the next one.";
     RecoveryWrong => "リカバリーコードが正しくないか、使用済みです。", "The recovery code is not correct or was already used.";
@@ -226,6 +229,36 @@ messages! {
     Device => "端末（ブラウザー）", "Device (browser)";
     Methods => "認証方法", "Methods";
     RecentSignIns => "最近のサインイン", "Recent sign-ins";
+    BreakGlassBanner => "緊急用アカウントが使用されました", "An emergency account was used";
+    BreakGlassAck => "確認済みにする", "Acknowledge";
+    BreakGlassAckReason => "確認した内容（監査ログに記録）", "What was checked (goes into the audit log)";
+    BreakGlassAdminOnly => "情報システム管理者がアカウント管理画面で確認するまで表示されます。", "Shown until an IT administrator acknowledges it in the administration console.";
+    IssueBreakGlassCodes => "緊急用コードを発行", "Issue break-glass codes";
+    BreakGlassShownOnce => "緊急用コードは今回だけ表示されます。印刷して封筒に封印し、安全な場所に保管してください。以前のコードは無効になりました。", "These break-glass codes are shown only now. Print them, seal them in an envelope and keep it safe. The old codes no longer work.";
+    VendorsTitle => "保守作業枠（ベンダー）", "Maintenance windows (vendors)";
+    WindowId => "作業枠ID", "Window";
+    From => "開始", "From";
+    To => "終了", "To";
+    ApprovedBy => "承認者", "Approved by";
+    Work => "作業内容", "Work";
+    AddWindow => "作業枠を登録", "Approve a window";
+    VendorAccount => "ベンダーアカウント", "Vendor account";
+    CancelWindow => "取り消す", "Cancel";
+    EndWindow => "今すぐ終了", "End now";
+    PhaseUpcoming => "予定", "Upcoming";
+    PhaseOpen => "作業中", "Open";
+    PhaseOver => "終了", "Over";
+    PhaseCancelled => "取消", "Cancelled";
+    PhaseEnded => "早期終了", "Ended early";
+    WorkReport => "作業記録（CSV）", "Work report (CSV)";
+    NoVendors => "ベンダーアカウントがありません（user add --type vendor）。", "No vendor accounts yet (user add --type vendor).";
+    JstHint => "日本時間", "JST";
+    Expires => "利用期限", "Expires";
+    SetExpiry => "利用期限の設定", "Set the expiry";
+    ExpiryHint => "空欄で期限なし。その日が始まると（日本時間0時）無効になります。", "Empty for none. The account is disabled when that day begins (00:00 JST).";
+    LastSignIn => "最終サインイン", "Last sign-in";
+    Dormant => "長期未使用", "dormant";
+    Never => "なし", "none";
 }
 
 #[cfg(test)]

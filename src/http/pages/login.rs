@@ -174,6 +174,7 @@ pub struct StepForm {
     lang: Option<String>,
     code: Option<SecretString>,
     recovery_code: Option<SecretString>,
+    break_glass_code: Option<SecretString>,
     new_password: Option<SecretString>,
     new_password_again: Option<SecretString>,
 }
@@ -250,9 +251,10 @@ pub async fn post_step(
             Err(e) => outcome(&state, &ctx, Err(e), &username).await,
         };
     }
-    let answer = match (form.code, form.recovery_code) {
-        (Some(c), None) => Answer::Code(c),
-        (None, Some(c)) => Answer::RecoveryCode(c),
+    let answer = match (form.code, form.recovery_code, form.break_glass_code) {
+        (Some(c), None, None) => Answer::Code(c),
+        (None, Some(c), None) => Answer::RecoveryCode(c),
+        (None, None, Some(c)) => Answer::BreakGlassCode(c),
         _ => return ctx.login_page(StatusCode::UNPROCESSABLE_ENTITY, "", Some(M::FlowExpired)),
     };
     match state
@@ -574,6 +576,7 @@ async fn outcome(
         } => {
             let m = match reason {
                 "invalid_recovery_code" => M::RecoveryWrong,
+                "invalid_break_glass_code" => M::BreakGlassWrong,
                 _ => M::CodeWrong,
             };
             let methods = factor_methods(state, flow_id.expose()).await;

@@ -6,7 +6,9 @@
 pub mod account;
 pub mod admin;
 pub mod admin_devices;
+pub mod admin_vendors;
 pub mod audit;
+pub mod banner;
 pub mod device;
 pub mod i18n;
 pub mod layout;

@@ -124,6 +124,23 @@ pub fn second_factor(
             label = esc(M::UseSecurityKey.get(lang)),
         ));
     }
+    if methods.contains(&"break_glass_code") {
+        out.push_str(&format!(
+            r#"<form method="post" action="/login/step" class="card">
+{hidden}
+<p class="warning" role="note">{warn}</p>
+<label for="break_glass_code">{label}</label>
+<p class="hint" id="break-glass-hint">{hint}</p>
+<input id="break_glass_code" name="break_glass_code" autocomplete="off" maxlength="64" required autofocus aria-describedby="break-glass-hint">
+<button type="submit">{verify}</button>
+</form>"#,
+            hidden = hidden(csrf, Some(flow_id), rd, lang),
+            warn = esc(M::BreakGlassWarning.get(lang)),
+            label = esc(M::BreakGlassCode.get(lang)),
+            hint = esc(M::RecoveryHint.get(lang)),
+            verify = esc(M::Verify.get(lang)),
+        ));
+    }
     if methods.contains(&"recovery_code") {
         out.push_str(&format!(
             r#"<details><summary>{title}</summary>

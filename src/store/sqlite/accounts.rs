@@ -19,7 +19,8 @@ macro_rules! select_accounts {
     () => {
         "SELECT id, facility_id, username, login_name, display_name, kana_name, email, \
          account_type, status, roles, groups_json, person_id, second_factor_required, \
-         created_at, updated_at, last_login_at, password_set_at FROM accounts "
+         created_at, updated_at, last_login_at, password_set_at, expires_at, created_by \
+         FROM accounts "
     };
 }
 
@@ -67,6 +68,8 @@ fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
         updated_at: from_millis(row.try_get("updated_at").map_err(map_err)?),
         last_login_at: get_opt_t("last_login_at")?,
         password_set_at: get_opt_t("password_set_at")?,
+        expires_at: get_opt_t("expires_at")?,
+        created_by: get_s("created_by")?,
     })
 }
 
@@ -90,8 +93,8 @@ impl AccountStore for SqliteStore {
         let result = sqlx::query(
             "INSERT INTO accounts (id, facility_id, username, login_name, display_name, kana_name, email, \
              account_type, status, roles, groups_json, person_id, second_factor_required, created_at, \
-             updated_at, last_login_at, password_set_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             updated_at, last_login_at, password_set_at, expires_at, created_by) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )
         .bind(a.id.0.to_string())
         .bind(&a.facility_id.0)
@@ -110,6 +113,8 @@ impl AccountStore for SqliteStore {
         .bind(to_millis(a.updated_at))
         .bind(a.last_login_at.map(to_millis))
         .bind(a.password_set_at.map(to_millis))
+        .bind(a.expires_at.map(to_millis))
+        .bind(&a.created_by)
         .execute(&self.pool)
         .await;
         match result {
@@ -188,7 +193,7 @@ impl AccountStore for SqliteStore {
         let done = sqlx::query(
             "UPDATE accounts SET display_name = ?2, kana_name = ?3, email = ?4, account_type = ?5, status = ?6, \
              roles = ?7, groups_json = ?8, person_id = ?9, second_factor_required = ?10, updated_at = ?11, \
-             last_login_at = ?12, password_set_at = ?13 WHERE id = ?1",
+             last_login_at = ?12, password_set_at = ?13, expires_at = ?14 WHERE id = ?1",
         )
         .bind(a.id.0.to_string())
         .bind(&a.display_name)
@@ -203,6 +208,7 @@ impl AccountStore for SqliteStore {
         .bind(to_millis(a.updated_at))
         .bind(a.last_login_at.map(to_millis))
         .bind(a.password_set_at.map(to_millis))
+        .bind(a.expires_at.map(to_millis))
         .execute(&self.pool)
         .await
         .map_err(map_err)?;

@@ -184,7 +184,7 @@ impl FactorStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE credentials SET label = ?3 WHERE id = ?1 AND account_id = ?2 \
-             AND kind NOT IN ('password', 'recovery')",
+             AND kind NOT IN ('password', 'recovery', 'break_glass')",
         )
         .bind(id)
         .bind(account.0.to_string())
@@ -195,24 +195,27 @@ impl FactorStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn replace_recovery_codes(
+    async fn replace_codes(
         &self,
         account: AccountId,
+        kind: &str,
         hashes: &[String],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query("DELETE FROM credentials WHERE account_id = ?1 AND kind = 'recovery'")
+        sqlx::query("DELETE FROM credentials WHERE account_id = ?1 AND kind = ?2")
             .bind(account.0.to_string())
+            .bind(kind)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
         for h in hashes {
             sqlx::query(
                 "INSERT INTO credentials (account_id, kind, secret, created_at, label) \
-                 VALUES (?1, 'recovery', ?2, ?3, '')",
+                 VALUES (?1, ?2, ?3, ?4, '')",
             )
             .bind(account.0.to_string())
+            .bind(kind)
             .bind(h)
             .bind(to_millis(now))
             .execute(&mut *tx)
@@ -222,11 +225,17 @@ impl FactorStore for SqliteStore {
         tx.commit().await.map_err(map_err)
     }
 
-    async fn use_recovery_code(&self, account: AccountId, hash: &str) -> Result<bool, StoreError> {
+    async fn use_code(
+        &self,
+        account: AccountId,
+        kind: &str,
+        hash: &str,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "DELETE FROM credentials WHERE account_id = ?1 AND kind = 'recovery' AND secret = ?2",
+            "DELETE FROM credentials WHERE account_id = ?1 AND kind = ?2 AND secret = ?3",
         )
         .bind(account.0.to_string())
+        .bind(kind)
         .bind(hash)
         .execute(&self.pool)
         .await

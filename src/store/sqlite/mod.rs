@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod classes;
 mod devices;
 mod factors;
 

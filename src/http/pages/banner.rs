@@ -1,0 +1,107 @@
+//! The consoles' banner for emergency-account uses not yet acknowledged: on every page of the
+//! administration console (with a form to acknowledge each, reason required) and of the
+//! auditor console (without one: auditors read, administrators act).
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::admin::{admin, page};
+use super::i18n::{Lang, M};
+use super::layout::{Csrf, esc, form_is_ours, q};
+use crate::app::AppState;
+
+/// The banner's HTML; empty when nothing is open (or the list cannot be read: the pages
+/// still work, and the failure is logged).
+pub async fn break_glass(state: &AppState, lang: Lang, csrf: &Csrf, with_form: bool) -> String {
+    let uses = match state.emergency.uses(true).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading break-glass uses failed");
+            return String::new();
+        }
+    };
+    if uses.is_empty() {
+        return String::new();
+    }
+    let t = |m: M| esc(m.get(lang));
+    let items: String = uses
+        .iter()
+        .map(|u| {
+            let form = if with_form {
+                format!(
+                    r#"<form method="post" action="/admin/break-glass/{id}/acknowledge">{csrf}<input type="hidden" name="lang" value="{code}"><label for="ack-{id}">{reason}</label><input id="ack-{id}" name="reason" required maxlength="500"><button type="submit">{ack}</button></form>"#,
+                    id = u.id,
+                    csrf = csrf.field(),
+                    code = lang.code(),
+                    reason = t(M::BreakGlassAckReason),
+                    ack = t(M::BreakGlassAck),
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "<li>#{id} <strong>{user}</strong> {at} ({channel}{ip}{device}){form}</li>",
+                id = u.id,
+                user = esc(&u.username),
+                at = esc(&crate::clock::to_jst_display(u.at)),
+                channel = esc(&u.channel),
+                ip = u.ip.as_deref().map(|i| format!(", {}", esc(i))).unwrap_or_default(),
+                device = u
+                    .device
+                    .as_deref()
+                    .map(|d| format!(", {}", esc(d)))
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    let note = if with_form {
+        String::new()
+    } else {
+        format!("<p>{}</p>", t(M::BreakGlassAdminOnly))
+    };
+    format!(
+        r#"<div class="banner" role="alert" id="break-glass-banner"><strong>{title}</strong><ul>{items}</ul>{note}</div>"#,
+        title = t(M::BreakGlassBanner),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AckForm {
+    csrf: String,
+    reason: String,
+    lang: Option<String>,
+}
+
+/// `POST /admin/break-glass/{id}/acknowledge` (role `it_admin`, reason required).
+pub async fn post_acknowledge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(form): Form<AckForm>,
+) -> Response {
+    let lang = Lang::choose(form.lang.as_deref(), &headers);
+    let csrf = Csrf::for_request(&state, &headers);
+    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
+        let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
+        return page(lang, &csrf, StatusCode::FORBIDDEN, "/admin", &body);
+    }
+    let session = match admin(&state, &headers, lang, &csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let actor = format!("account:{}", session.username);
+    let back = format!("/admin?lang={}", lang.code());
+    let location = match state.emergency.acknowledge(id, &form.reason, &actor).await {
+        Ok(()) => format!("{back}&done=acknowledged"),
+        Err(crate::error::Error::ReasonRequired) => {
+            format!("{back}&error={}", q(M::ReasonRequired.get(lang)))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "acknowledging a break-glass use failed");
+            format!("{back}&error={}", q(M::ActionFailed.get(lang)))
+        }
+    };
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}

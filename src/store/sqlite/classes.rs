@@ -1,0 +1,276 @@
+//! Maintenance windows and break-glass uses in SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteRow;
+
+use super::{SqliteStore, map_err};
+use crate::account::{AccountId, FacilityId};
+use crate::clock::{from_millis, to_millis};
+use crate::emergency::BreakGlassEvent;
+use crate::store::{BreakGlassStore, StoreError, WindowStore};
+use crate::vendor::{Window, WindowState};
+
+macro_rules! select_windows {
+    () => {
+        "SELECT id, facility_id, account_id, system, starts_at, ends_at, reason, approved_by, \
+         created_by, created_at, state, closed_at, closed_by, close_reason, opened_logged, \
+         closed_logged FROM maintenance_windows "
+    };
+}
+
+fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("{what}: {e}"))
+}
+
+fn window_from_row(row: &SqliteRow) -> Result<Window, StoreError> {
+    let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
+    let t = |c: &str| row.try_get::<i64, _>(c).map_err(map_err).map(from_millis);
+    let state = s("state")?;
+    Ok(Window {
+        id: s("id")?,
+        facility_id: FacilityId(s("facility_id")?),
+        account_id: AccountId(
+            uuid::Uuid::parse_str(&s("account_id")?).map_err(|e| invalid("account_id", e))?,
+        ),
+        system: s("system")?,
+        starts_at: t("starts_at")?,
+        ends_at: t("ends_at")?,
+        reason: s("reason")?,
+        approved_by: s("approved_by")?,
+        created_by: s("created_by")?,
+        created_at: t("created_at")?,
+        state: WindowState::parse(&state).ok_or_else(|| invalid("state", &state))?,
+        closed_at: row
+            .try_get::<Option<i64>, _>("closed_at")
+            .map_err(map_err)?
+            .map(from_millis),
+        closed_by: row.try_get("closed_by").map_err(map_err)?,
+        close_reason: row.try_get("close_reason").map_err(map_err)?,
+        opened_logged: row.try_get::<i64, _>("opened_logged").map_err(map_err)? != 0,
+        closed_logged: row.try_get::<i64, _>("closed_logged").map_err(map_err)? != 0,
+    })
+}
+
+#[async_trait]
+impl WindowStore for SqliteStore {
+    async fn insert_window(&self, w: &Window) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO maintenance_windows (id, facility_id, account_id, system, starts_at, \
+             ends_at, reason, approved_by, created_by, created_at, state) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .bind(&w.id)
+        .bind(&w.facility_id.0)
+        .bind(w.account_id.0.to_string())
+        .bind(&w.system)
+        .bind(to_millis(w.starts_at))
+        .bind(to_millis(w.ends_at))
+        .bind(&w.reason)
+        .bind(&w.approved_by)
+        .bind(&w.created_by)
+        .bind(to_millis(w.created_at))
+        .bind(w.state.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_window(
+        &self,
+        facility: &FacilityId,
+        id: &str,
+    ) -> Result<Option<Window>, StoreError> {
+        let row = sqlx::query(concat!(
+            select_windows!(),
+            "WHERE facility_id = ?1 AND id = ?2"
+        ))
+        .bind(&facility.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(window_from_row).transpose()
+    }
+
+    async fn list_windows(
+        &self,
+        facility: &FacilityId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<Window>, StoreError> {
+        let rows = sqlx::query(concat!(
+            select_windows!(),
+            "WHERE facility_id = ?1 AND (?2 IS NULL OR account_id = ?2) ORDER BY starts_at DESC"
+        ))
+        .bind(&facility.0)
+        .bind(account.map(|a| a.0.to_string()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(window_from_row).collect()
+    }
+
+    async fn open_window(
+        &self,
+        account: AccountId,
+        system: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Window>, StoreError> {
+        let row = sqlx::query(concat!(
+            select_windows!(),
+            "WHERE account_id = ?1 AND system = ?2 AND state = 'scheduled' \
+             AND starts_at <= ?3 AND ends_at > ?3 ORDER BY ends_at DESC LIMIT 1"
+        ))
+        .bind(account.0.to_string())
+        .bind(system)
+        .bind(to_millis(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.as_ref().map(window_from_row).transpose()
+    }
+
+    async fn close_window(
+        &self,
+        id: &str,
+        state: WindowState,
+        at: DateTime<Utc>,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE maintenance_windows SET state = ?2, closed_at = ?3, closed_by = ?4, \
+             close_reason = ?5 WHERE id = ?1 AND state = 'scheduled'",
+        )
+        .bind(id)
+        .bind(state.as_str())
+        .bind(to_millis(at))
+        .bind(by)
+        .bind(reason)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn windows_to_announce(&self, now: DateTime<Utc>) -> Result<Vec<Window>, StoreError> {
+        let rows = sqlx::query(concat!(
+            select_windows!(),
+            "WHERE (opened_logged = 0 AND state <> 'cancelled' AND starts_at <= ?1) \
+             OR (closed_logged = 0 AND (state <> 'scheduled' OR ends_at <= ?1)) \
+             ORDER BY starts_at"
+        ))
+        .bind(to_millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(window_from_row).collect()
+    }
+
+    async fn mark_window_announced(
+        &self,
+        id: &str,
+        opened: bool,
+        closed: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE maintenance_windows SET opened_logged = MAX(opened_logged, ?2), \
+             closed_logged = MAX(closed_logged, ?3) WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(i64::from(opened))
+        .bind(i64::from(closed))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<BreakGlassEvent, StoreError> {
+    let opt_t = |c: &str| {
+        row.try_get::<Option<i64>, _>(c)
+            .map_err(map_err)
+            .map(|v| v.map(from_millis))
+    };
+    let account: Option<String> = row.try_get("account_id").map_err(map_err)?;
+    Ok(BreakGlassEvent {
+        id: row.try_get("id").map_err(map_err)?,
+        facility_id: FacilityId(row.try_get("facility_id").map_err(map_err)?),
+        account_id: account
+            .map(|a| uuid::Uuid::parse_str(&a).map(AccountId))
+            .transpose()
+            .map_err(|e| invalid("account_id", e))?,
+        username: row.try_get("username").map_err(map_err)?,
+        at: from_millis(row.try_get("at").map_err(map_err)?),
+        channel: row.try_get("channel").map_err(map_err)?,
+        device: row.try_get("device").map_err(map_err)?,
+        ip: row.try_get("ip").map_err(map_err)?,
+        acknowledged_at: opt_t("acknowledged_at")?,
+        acknowledged_by: row.try_get("acknowledged_by").map_err(map_err)?,
+        ack_reason: row.try_get("ack_reason").map_err(map_err)?,
+    })
+}
+
+#[async_trait]
+impl BreakGlassStore for SqliteStore {
+    async fn insert_break_glass(&self, e: &BreakGlassEvent) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO break_glass_events (facility_id, account_id, username, at, channel, \
+             device, ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        )
+        .bind(&e.facility_id.0)
+        .bind(e.account_id.map(|a| a.0.to_string()))
+        .bind(&e.username)
+        .bind(to_millis(e.at))
+        .bind(&e.channel)
+        .bind(&e.device)
+        .bind(&e.ip)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)
+    }
+
+    async fn list_break_glass(
+        &self,
+        facility: &FacilityId,
+        open_only: bool,
+    ) -> Result<Vec<BreakGlassEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, facility_id, account_id, username, at, channel, device, ip, \
+             acknowledged_at, acknowledged_by, ack_reason FROM break_glass_events \
+             WHERE facility_id = ?1 AND (?2 = 0 OR acknowledged_at IS NULL) ORDER BY id DESC",
+        )
+        .bind(&facility.0)
+        .bind(i64::from(open_only))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn acknowledge_break_glass(
+        &self,
+        facility: &FacilityId,
+        id: i64,
+        at: DateTime<Utc>,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE break_glass_events SET acknowledged_at = ?3, acknowledged_by = ?4, \
+             ack_reason = ?5 WHERE facility_id = ?1 AND id = ?2 AND acknowledged_at IS NULL",
+        )
+        .bind(&facility.0)
+        .bind(id)
+        .bind(to_millis(at))
+        .bind(by)
+        .bind(reason)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

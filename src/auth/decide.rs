@@ -309,9 +309,7 @@ impl LoginService {
         if let Some(up) = &proof.upgrades {
             self.sessions.revoke(&session.account_id, &up.sid).await?;
         }
-        let mut updated = account.clone();
-        updated.last_login_at = Some(now);
-        if let Err(e) = self.stores.accounts.update_account(&updated).await {
+        if let Err(e) = self.stores.accounts.touch_last_login(account.id, now).await {
             tracing::warn!(error = %e, "recording the last login time failed");
         }
         let notices = self.notices(account, ff).await;

@@ -79,7 +79,7 @@ impl PamOutcome {
 }
 
 /// Every reason a refusal can carry.
-pub const REASONS: [&str; 13] = [
+pub const REASONS: [&str; 14] = [
     "invalid_code",
     "code_already_used",
     "locked",
@@ -93,6 +93,7 @@ pub const REASONS: [&str; 13] = [
     "denied_by_user",
     "invalid_credentials",
     "invalid_code_format",
+    "outside_maintenance_window",
 ];
 
 /// A stored reason as the static string the answer uses (unknown ones are `denied`).
@@ -133,6 +134,9 @@ pub fn message(reason: &str) -> &'static str {
             "セキュリティキーが未登録です。 / No security key is registered for this account."
         }
         "denied_by_user" => "ポータルで拒否されました。 / Refused on the portal.",
+        "outside_maintenance_window" => {
+            "承認された保守作業枠の外です。 / Outside an approved maintenance window."
+        }
         _ => "認証できませんでした。 / Authentication failed.",
     }
 }
@@ -295,6 +299,13 @@ pub(super) fn outcome_of(outcome: LoginOutcome) -> PamOutcome {
         LoginOutcome::SecondFactorRequired { .. } => PamOutcome::deny("stronger_factor_required"),
         LoginOutcome::EnrolmentRequired { .. } => PamOutcome::deny("enrolment_required"),
         LoginOutcome::PasswordChangeRequired { .. } => PamOutcome::deny("password_change_required"),
+        LoginOutcome::Denied { policy_ids }
+            if policy_ids
+                .iter()
+                .any(|p| p == "vendor-accounts-inside-a-maintenance-window") =>
+        {
+            PamOutcome::deny("outside_maintenance_window")
+        }
         LoginOutcome::Denied { .. } => PamOutcome::deny("denied"),
         LoginOutcome::InvalidCredentials => PamOutcome::deny("invalid_credentials"),
         // A session is never made on the PAM channel; if one were, it is not the module's.

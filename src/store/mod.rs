@@ -57,6 +57,9 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     async fn count_accounts(&self) -> Result<u64, StoreError>;
     /// Replace the mutable fields (status, roles, groups, names, flags, timestamps).
     async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// Record a sign-in's time, touching nothing else: a status an administrator (or a
+    /// break-glass use) changed meanwhile must not be written back.
+    async fn touch_last_login(&self, id: AccountId, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// The account's current password credential.

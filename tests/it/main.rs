@@ -16,10 +16,12 @@ mod caddy;
 mod cli;
 mod devices;
 mod differential;
+mod emergency;
 mod factors;
 mod gate;
 mod gateway;
 mod http;
+mod lifecycle;
 mod live_admin;
 mod login;
 mod nginx;
@@ -41,6 +43,7 @@ mod store_conformance;
 mod support;
 mod terminals;
 mod totp;
+mod vendors;
 mod webauthn;
 
 /// A staff account for tests that create accounts by hand.

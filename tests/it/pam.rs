@@ -452,6 +452,17 @@ async fn the_break_glass_account_skips_the_code_and_its_use_is_recorded() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].event.subject.as_deref(), Some(user));
     assert_eq!(rows[0].event.device.as_deref(), Some("srv-bg-1"));
+    assert_eq!(rows[0].event.detail["severity"], "critical");
+    // The same open use as a web break-glass sign-in: the consoles' banner shows it.
+    let open = state.emergency.uses(true).await.unwrap();
+    assert_eq!(
+        (
+            open[0].username.as_str(),
+            open[0].channel.as_str(),
+            open[0].device.as_deref()
+        ),
+        (user, "pam", Some("srv-bg-1"))
+    );
 
     // Anyone else still needs the code; a name the gateway cannot hold is a plain refusal.
     let (ok, said) = pam.authenticate("pam-nobody", &["123456"]);

@@ -10,13 +10,13 @@ use tower::ServiceExt as _;
 use crate::gateway::{Gw, PASSWORD};
 use crate::support::Env;
 
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    html: String,
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub html: String,
 }
 
-async fn send(gw: &Gw, req: Request<Body>) -> Page {
+pub async fn send(gw: &Gw, req: Request<Body>) -> Page {
     let mut req = req;
     req.extensions_mut()
         .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
@@ -35,7 +35,7 @@ async fn send(gw: &Gw, req: Request<Body>) -> Page {
 }
 
 /// The CSRF cookie a first visit sets.
-async fn csrf(gw: &Gw) -> String {
+pub async fn csrf(gw: &Gw) -> String {
     let p = send(gw, Request::get("/login").body(Body::empty()).unwrap()).await;
     let c = p.headers["set-cookie"].to_str().unwrap();
     c.split(';')
@@ -151,7 +151,7 @@ async fn login_forms_check_csrf_and_origin_and_keep_only_safe_return_urls() {
     );
 }
 
-async fn get(gw: &Gw, path: &str, cookie: &str) -> Page {
+pub async fn get(gw: &Gw, path: &str, cookie: &str) -> Page {
     send(
         gw,
         Request::get(path)

@@ -225,7 +225,206 @@ pub async fn conformance(s: &Stores) {
     assert_eq!(all[3].event.subject.as_deref(), Some("u3"));
 
     factors(s).await;
+    classes(s).await;
     s.health.ping().await.unwrap();
+}
+
+/// The account classes: single-use codes by kind, a sign-in time written alone, maintenance
+/// windows (open at a moment, closed once, announced once) and break-glass uses.
+async fn classes(s: &Stores) {
+    use sekimori::vendor::{Window, WindowState};
+    let t = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+    let v = new_account("vendor-c", None, 950);
+    s.accounts.insert_account(&v).await.unwrap();
+
+    // Codes of two kinds never answer for each other, and each is spent once.
+    s.factors
+        .replace_codes(v.id, "break_glass", &["h1".into(), "h2".into()], t)
+        .await
+        .unwrap();
+    s.factors
+        .replace_codes(v.id, "recovery", &["h1".into()], t)
+        .await
+        .unwrap();
+    assert!(s.factors.use_code(v.id, "break_glass", "h1").await.unwrap());
+    assert!(!s.factors.use_code(v.id, "break_glass", "h1").await.unwrap());
+    assert!(s.factors.use_code(v.id, "recovery", "h1").await.unwrap());
+    s.factors
+        .replace_codes(v.id, "break_glass", &[], t)
+        .await
+        .unwrap();
+    assert!(!s.factors.use_code(v.id, "break_glass", "h2").await.unwrap());
+
+    // The sign-in time alone: a status changed meanwhile stays.
+    let mut changed = s.accounts.get_account(v.id).await.unwrap();
+    changed.status = sekimori::account::AccountStatus::Compromised;
+    s.accounts.update_account(&changed).await.unwrap();
+    s.accounts.touch_last_login(v.id, t).await.unwrap();
+    let now = s.accounts.get_account(v.id).await.unwrap();
+    assert_eq!(
+        (now.status, now.last_login_at),
+        (sekimori::account::AccountStatus::Compromised, Some(t))
+    );
+
+    let w = Window {
+        id: "mw-conform1".into(),
+        facility_id: facility(),
+        account_id: v.id,
+        system: "emr".into(),
+        starts_at: t + Duration::hours(1),
+        ends_at: t + Duration::hours(2),
+        reason: "作業".into(),
+        approved_by: "承認者".into(),
+        created_by: "cli:t".into(),
+        created_at: t,
+        state: WindowState::Scheduled,
+        closed_at: None,
+        closed_by: None,
+        close_reason: None,
+        opened_logged: false,
+        closed_logged: false,
+    };
+    s.windows.insert_window(&w).await.unwrap();
+    assert_eq!(
+        s.windows
+            .find_window(&facility(), &w.id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&w)
+    );
+    let at = |m: i64| t + Duration::minutes(m);
+    assert!(
+        s.windows
+            .open_window(v.id, "emr", at(59))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.windows
+            .open_window(v.id, "emr", at(60))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.windows
+            .open_window(v.id, "lab", at(60))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.windows
+            .open_window(v.id, "emr", at(120))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.windows
+            .windows_to_announce(at(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.windows.windows_to_announce(at(61)).await.unwrap().len(),
+        1
+    );
+    s.windows
+        .mark_window_announced(&w.id, true, false)
+        .await
+        .unwrap();
+    assert!(
+        s.windows
+            .windows_to_announce(at(61))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.windows
+            .close_window(&w.id, WindowState::Ended, at(90), "cli:t", "done")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.windows
+            .close_window(&w.id, WindowState::Ended, at(91), "cli:t", "again")
+            .await
+            .unwrap(),
+        "closed once"
+    );
+    assert!(
+        s.windows
+            .open_window(v.id, "emr", at(95))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let due = s.windows.windows_to_announce(at(95)).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].closed_at, Some(at(90)));
+    s.windows
+        .mark_window_announced(&w.id, false, true)
+        .await
+        .unwrap();
+    let listed = s
+        .windows
+        .list_windows(&facility(), Some(v.id))
+        .await
+        .unwrap();
+    assert!(listed[0].opened_logged && listed[0].closed_logged);
+
+    let e = sekimori::emergency::BreakGlassEvent {
+        id: 0,
+        facility_id: facility(),
+        account_id: Some(v.id),
+        username: "vendor-c".into(),
+        at: t,
+        channel: "pam".into(),
+        device: Some("srv-1".into()),
+        ip: Some("192.0.2.1".into()),
+        acknowledged_at: None,
+        acknowledged_by: None,
+        ack_reason: None,
+    };
+    let id = s.break_glass.insert_break_glass(&e).await.unwrap();
+    assert_eq!(
+        s.break_glass
+            .list_break_glass(&facility(), true)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.break_glass
+            .acknowledge_break_glass(&facility(), id, at(5), "account:boss", "checked")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.break_glass
+            .acknowledge_break_glass(&facility(), id, at(6), "account:boss", "twice")
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.break_glass
+            .list_break_glass(&facility(), true)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let all = s
+        .break_glass
+        .list_break_glass(&facility(), false)
+        .await
+        .unwrap();
+    assert_eq!(all[0].ack_reason.as_deref(), Some("checked"));
 }
 
 /// Second factors: stored sealed, listed without secrets, scoped to their account, never

@@ -217,6 +217,16 @@ impl AccountStore for SqliteStore {
         }
         Ok(())
     }
+
+    async fn touch_last_login(&self, id: AccountId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET last_login_at = ?2 WHERE id = ?1")
+            .bind(id.0.to_string())
+            .bind(to_millis(at))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
 }
 
 #[async_trait]

@@ -244,15 +244,18 @@ impl PasswordService {
                 self.policy.history_depth,
             )
             .await?;
+        let next = match by {
+            SetBy::Admin => AccountStatus::MustChangePassword,
+            SetBy::Owner => AccountStatus::Active,
+        };
+        // Written alone, never lifting a disable that raced this change.
+        account.status = self
+            .stores
+            .accounts
+            .set_password_status(account.id, next, now)
+            .await?;
         account.password_set_at = Some(now);
         account.updated_at = now;
-        account.status = match (by, account.status) {
-            (SetBy::Admin, AccountStatus::Disabled) => AccountStatus::Disabled,
-            (SetBy::Admin, _) => AccountStatus::MustChangePassword,
-            (SetBy::Owner, AccountStatus::Disabled) => AccountStatus::Disabled,
-            (SetBy::Owner, _) => AccountStatus::Active,
-        };
-        self.stores.accounts.update_account(account).await?;
         // The bootstrap password stops being valid here; its file goes with it.
         if let Some(file) = &self.bootstrap_file
             && account.username.as_str() == crate::admin::bootstrap::USERNAME

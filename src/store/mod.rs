@@ -57,6 +57,15 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug {
     async fn count_accounts(&self) -> Result<u64, StoreError>;
     /// Replace the mutable fields (status, roles, groups, names, flags, timestamps).
     async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// After a password is set: the new status and the time, in one statement that never
+    /// lifts a `disabled` status (an administrator's disable racing a password change must
+    /// win). Returns the status now stored.
+    async fn set_password_status(
+        &self,
+        id: AccountId,
+        status: crate::account::AccountStatus,
+        at: DateTime<Utc>,
+    ) -> Result<crate::account::AccountStatus, StoreError>;
     /// Record a sign-in's time, touching nothing else: a status an administrator (or a
     /// break-glass use) changed meanwhile must not be written back.
     async fn touch_last_login(&self, id: AccountId, at: DateTime<Utc>) -> Result<(), StoreError>;

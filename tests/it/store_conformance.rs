@@ -266,6 +266,28 @@ async fn classes(s: &Stores) {
         (sekimori::account::AccountStatus::Compromised, Some(t))
     );
 
+    // A password set after a disable keeps the account disabled.
+    let mut disabled = now.clone();
+    disabled.status = sekimori::account::AccountStatus::Disabled;
+    s.accounts.update_account(&disabled).await.unwrap();
+    assert_eq!(
+        s.accounts
+            .set_password_status(v.id, sekimori::account::AccountStatus::Active, t)
+            .await
+            .unwrap(),
+        sekimori::account::AccountStatus::Disabled
+    );
+    let mut enabled = s.accounts.get_account(v.id).await.unwrap();
+    enabled.status = sekimori::account::AccountStatus::MustChangePassword;
+    s.accounts.update_account(&enabled).await.unwrap();
+    assert_eq!(
+        s.accounts
+            .set_password_status(v.id, sekimori::account::AccountStatus::Active, t)
+            .await
+            .unwrap(),
+        sekimori::account::AccountStatus::Active
+    );
+
     let w = Window {
         id: "mw-conform1".into(),
         facility_id: facility(),

@@ -218,6 +218,28 @@ impl AccountStore for SqliteStore {
         Ok(())
     }
 
+    async fn set_password_status(
+        &self,
+        id: AccountId,
+        status: crate::account::AccountStatus,
+        at: DateTime<Utc>,
+    ) -> Result<crate::account::AccountStatus, StoreError> {
+        let stored: Option<String> = sqlx::query_scalar(
+            "UPDATE accounts SET status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE ?2 END, \
+             password_set_at = ?3, updated_at = ?3 WHERE id = ?1 RETURNING status",
+        )
+        .bind(id.0.to_string())
+        .bind(status.as_str())
+        .bind(to_millis(at))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        stored
+            .ok_or(StoreError::NotFound("account"))?
+            .parse()
+            .map_err(|e: String| invalid("status", e))
+    }
+
     async fn touch_last_login(&self, id: AccountId, at: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET last_login_at = ?2 WHERE id = ?1")
             .bind(id.0.to_string())

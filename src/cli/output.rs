@@ -44,3 +44,32 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), super::Failure> 
     println!("{text}");
     Ok(())
 }
+
+/// Write a file the command made (a CSV export) to `output`, saying where and how much
+/// (`count` and its unit), or to standard output as it is.
+pub fn emit(
+    output: Option<&std::path::Path>,
+    bytes: &[u8],
+    lang: Lang,
+    (written_en, written_ja): (&str, &str),
+    count: usize,
+    (unit_en, unit_ja): (&str, &str),
+) -> Result<(), super::Failure> {
+    use std::io::Write as _;
+    match output {
+        Some(path) => {
+            std::fs::write(path, bytes)
+                .map_err(|e| super::Failure::new(1, format!("writing {}: {e}", path.display())))?;
+            println!(
+                "{} {} ({count} {})",
+                lang.pick(written_en, written_ja),
+                path.display(),
+                lang.pick(unit_en, unit_ja)
+            );
+            Ok(())
+        }
+        None => std::io::stdout()
+            .write_all(bytes)
+            .map_err(|e| super::Failure::new(1, format!("writing to standard output: {e}"))),
+    }
+}

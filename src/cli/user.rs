@@ -312,28 +312,17 @@ pub async fn run(cmd: UserCommand, config: &Option<PathBuf>, lang: Lang) -> Resu
             }
             let csv = crate::admin::review::csv(&rows, lang == Lang::Ja, state.clock.now())
                 .map_err(|e| Failure::new(1, format!("writing the review: {e}")))?;
-            match output {
-                Some(path) => {
-                    std::fs::write(&path, csv)
-                        .map_err(|e| Failure::new(1, format!("writing {}: {e}", path.display())))?;
-                    println!(
-                        "{} {} ({} {})",
-                        lang.pick(
-                            "account review written to",
-                            "アカウント棚卸し表を書き出しました:"
-                        ),
-                        path.display(),
-                        rows.len(),
-                        lang.pick("account(s)", "件")
-                    );
-                }
-                None => {
-                    use std::io::Write as _;
-                    std::io::stdout()
-                        .write_all(&csv)
-                        .map_err(|e| Failure::new(1, e.to_string()))?;
-                }
-            }
+            super::output::emit(
+                output.as_deref(),
+                &csv,
+                lang,
+                (
+                    "account review written to",
+                    "アカウント棚卸し表を書き出しました:",
+                ),
+                rows.len(),
+                ("account(s)", "件"),
+            )?;
             Ok(())
         }
         UserCommand::List {

@@ -217,26 +217,14 @@ async fn window(
             let (w, vendor, rows) = windows.report(&id).await?;
             let csv = crate::vendor::report::csv(&w, &vendor, &rows, lang == Lang::Ja)
                 .map_err(|e| Failure::new(1, format!("writing the report: {e}")))?;
-            match output {
-                Some(path) => {
-                    std::fs::write(&path, csv)
-                        .map_err(|e| Failure::new(1, format!("writing {}: {e}", path.display())))?;
-                    println!(
-                        "{} {} ({} {})",
-                        lang.pick("work report written to", "作業記録を書き出しました:"),
-                        path.display(),
-                        rows.len(),
-                        lang.pick("row(s)", "行")
-                    );
-                }
-                None => {
-                    use std::io::Write as _;
-                    std::io::stdout()
-                        .write_all(&csv)
-                        .map_err(|e| Failure::new(1, e.to_string()))?;
-                }
-            }
-            Ok(())
+            super::output::emit(
+                output.as_deref(),
+                &csv,
+                lang,
+                ("work report written to", "作業記録を書き出しました:"),
+                rows.len(),
+                ("row(s)", "行"),
+            )
         }
     }
 }

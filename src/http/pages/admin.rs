@@ -75,6 +75,25 @@ pub(super) async fn admin(
     }
 }
 
+/// A console form post: its language and CSRF token, the form checked as ours (token and
+/// origin), and the administrator's session; or the answer that says why not.
+pub(super) async fn admin_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang: Option<&str>,
+    token: &str,
+    here: &str,
+) -> Result<(Lang, Csrf, std::sync::Arc<SessionRecord>), Response> {
+    let lang = Lang::choose(lang, headers);
+    let csrf = Csrf::for_request(state, headers);
+    if !form_is_ours(headers, token, &state.config.server.public_url) {
+        let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
+        return Err(page(lang, &csrf, StatusCode::FORBIDDEN, here, &body));
+    }
+    let session = admin(state, headers, lang, &csrf).await?;
+    Ok((lang, csrf, session))
+}
+
 /// One account's factors and lock, as the list shows them.
 struct Row {
     account: Account,
@@ -455,21 +474,11 @@ pub async fn post_action(
     Path((name, action)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    let lang = Lang::choose(form.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
-        return page(
-            lang,
-            &csrf,
-            StatusCode::FORBIDDEN,
-            "/admin",
-            &format!("<p>{}</p>", esc(M::FormExpired.get(lang))),
-        );
-    }
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let (lang, csrf, session) =
+        match admin_form(&state, &headers, form.lang.as_deref(), &form.csrf, "/admin").await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let actor = format!("account:{}", session.username);
     let a = &state.admin;
     let result: Result<(), crate::error::Error> = match action.as_str() {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::admin::{AdminQuery, admin, page};
 use super::i18n::{Lang, M};
-use super::layout::{Csrf, esc, form_is_ours, q};
+use super::layout::{Csrf, esc, q};
 use crate::app::AppState;
 use crate::device::{Device, DeviceKind, DeviceStatus};
 
@@ -113,17 +113,19 @@ pub async fn post_enrolment_link(
     Path(name): Path<String>,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    let lang = Lang::choose(form.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    let t = |m: M| esc(m.get(lang));
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
-        let body = format!("<p>{}</p>", t(M::FormExpired));
-        return page(lang, &csrf, StatusCode::FORBIDDEN, "/admin/devices", &body);
-    }
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
+    let (lang, csrf, session) = match super::admin::admin_form(
+        &state,
+        &headers,
+        form.lang.as_deref(),
+        &form.csrf,
+        "/admin/devices",
+    )
+    .await
+    {
+        Ok(x) => x,
         Err(r) => return r,
     };
+    let t = |m: M| esc(m.get(lang));
     let actor = format!("account:{}", session.username);
     let issued = state
         .devices

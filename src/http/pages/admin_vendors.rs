@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::admin::{AdminQuery, admin, page};
 use super::i18n::{Lang, M};
-use super::layout::{Csrf, esc, form_is_ours, q};
+use super::layout::{Csrf, esc, q};
 use super::views;
 use crate::account::AccountType;
 use crate::app::AppState;
@@ -233,14 +233,16 @@ pub async fn post_window(
     headers: HeaderMap,
     Form(form): Form<WindowForm>,
 ) -> Response {
-    let lang = Lang::choose(form.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
-        let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
-        return page(lang, &csrf, StatusCode::FORBIDDEN, "/admin/vendors", &body);
-    }
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
+    let (lang, _, session) = match super::admin::admin_form(
+        &state,
+        &headers,
+        form.lang.as_deref(),
+        &form.csrf,
+        "/admin/vendors",
+    )
+    .await
+    {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let (Some(from), Some(to)) = (jst_local(&form.from), jst_local(&form.to)) else {
@@ -278,14 +280,16 @@ pub async fn post_close(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<CloseForm>,
 ) -> Response {
-    let lang = Lang::choose(form.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
-        let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
-        return page(lang, &csrf, StatusCode::FORBIDDEN, "/admin/vendors", &body);
-    }
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
+    let (lang, _, session) = match super::admin::admin_form(
+        &state,
+        &headers,
+        form.lang.as_deref(),
+        &form.csrf,
+        "/admin/vendors",
+    )
+    .await
+    {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let end = match action.as_str() {

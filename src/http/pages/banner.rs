@@ -7,9 +7,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::admin::{admin, page};
 use super::i18n::{Lang, M};
-use super::layout::{Csrf, esc, form_is_ours, q};
+use super::layout::{Csrf, esc, q};
 use crate::app::AppState;
 
 /// The banner's HTML; empty when nothing is open (or the list cannot be read: the pages
@@ -81,14 +80,16 @@ pub async fn post_acknowledge(
     Path(id): Path<i64>,
     Form(form): Form<AckForm>,
 ) -> Response {
-    let lang = Lang::choose(form.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
-        let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
-        return page(lang, &csrf, StatusCode::FORBIDDEN, "/admin", &body);
-    }
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
+    let (lang, _, session) = match super::admin::admin_form(
+        &state,
+        &headers,
+        form.lang.as_deref(),
+        &form.csrf,
+        "/admin",
+    )
+    .await
+    {
+        Ok(x) => x,
         Err(r) => return r,
     };
     let actor = format!("account:{}", session.username);

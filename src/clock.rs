@@ -71,10 +71,19 @@ pub fn to_jst_string(at: DateTime<Utc>) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
 }
 
-/// An instant for people: `2026-11-21 09:00 (UTC+09:00)`.
+/// A stored time (`2026-12-06T19:28:48.123+09:00`) as people read it: `2026-12-06 19:28:48
+/// JST`; anything else as it is.
+pub fn readable(stored: &str) -> String {
+    DateTime::parse_from_rfc3339(stored).map_or_else(
+        |_| stored.to_owned(),
+        |t| to_jst_display(t.with_timezone(&Utc)),
+    )
+}
+
+/// An instant for people, in the consoles, reports and CLI tables: `2026-12-06 19:28:48 JST`.
 pub fn to_jst_display(at: DateTime<Utc>) -> String {
     at.with_timezone(&jst())
-        .format("%Y-%m-%d %H:%M (UTC+09:00)")
+        .format("%Y-%m-%d %H:%M:%S JST")
         .to_string()
 }
 

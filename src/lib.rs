@@ -25,6 +25,7 @@ pub mod lockout;
 pub mod password;
 pub mod policy;
 pub mod recovery;
+pub mod report;
 pub mod session;
 pub mod state;
 pub mod store;

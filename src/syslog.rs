@@ -1,7 +1,8 @@
-//! Messages to the local syslog daemon: one RFC 5424 datagram on its Unix socket
-//! (`/dev/log`). Used where something must reach the operators even if nobody reads the
-//! audit log: a break-glass account was used. Best effort by nature: a missing daemon is
-//! logged, and the caller's work goes on (the audit log has the row either way).
+//! RFC 5424 syslog lines, and one datagram to the local syslog daemon's Unix socket
+//! (`/dev/log`). The datagram is used where something must reach the operators even if
+//! nobody reads the audit log (a break-glass account was used); best effort by nature: a
+//! missing daemon is logged, and the caller's work goes on. The off-box copy of every audit
+//! row (`audit::forward`) builds its lines here too.
 
 use std::path::Path;
 
@@ -20,22 +21,54 @@ pub enum Severity {
 /// `authpriv` (RFC 5424 facility 10): security messages.
 const AUTHPRIV: u8 = 10;
 
+/// This host's name for the HOSTNAME field (`-` when unknown), read once.
+fn hostname() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .map(|h| h.trim().to_owned())
+            .find(|h| !h.is_empty() && h.len() <= 255 && h.bytes().all(|b| b.is_ascii_graphic()))
+            .unwrap_or_else(|| "-".to_owned())
+    })
+}
+
+/// An SD-PARAM value with `"`, `\` and `]` escaped (RFC 5424 §6.3.3).
+pub fn sd_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        if matches!(c, '"' | '\\' | ']') {
+            out.push('\\');
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out
+}
+
 /// One RFC 5424 line: `<PRI>1 TIMESTAMP HOSTNAME APP PROCID MSGID - MSG`.
 pub fn format(severity: Severity, msgid: &str, message: &str, at: DateTime<Utc>) -> String {
+    format_with(severity, msgid, "-", message, at)
+}
+
+/// The same with STRUCTURED-DATA (`-` for none).
+pub fn format_with(
+    severity: Severity,
+    msgid: &str,
+    structured: &str,
+    message: &str,
+    at: DateTime<Utc>,
+) -> String {
     let pri = u16::from(AUTHPRIV) * 8 + severity as u16;
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty() && h.is_ascii())
-        .unwrap_or_else(|| "-".to_owned());
     // Control characters would split the line or confuse a collector.
     let clean: String = message
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     format!(
-        "<{pri}>1 {} {host} sekimori {} {msgid} - {clean}",
+        "<{pri}>1 {} {} sekimori {} {msgid} {structured} {clean}",
         at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        hostname(),
         std::process::id()
     )
 }

@@ -76,6 +76,16 @@ macro_rules! token_enum {
             pub fn label_ja(self) -> &'static str {
                 match self { $($name::$variant => $ja,)+ }
             }
+
+            /// English label: the code as words (`must_change_password` → "Must change
+            /// password").
+            pub fn label_en(self) -> String {
+                let words = self.as_str().replace('_', " ");
+                let mut c = words.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            }
         }
 
         impl ::std::fmt::Display for $name {

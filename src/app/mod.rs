@@ -85,6 +85,12 @@ pub struct Services {
     pub access_cache: Arc<DecisionCache>,
     /// The audit chain as verified so far; the auditor console feeds it the newer rows.
     pub chain: Arc<crate::audit::watch::ChainWatch>,
+    /// Signs checkpoints of the chain; absent without the audit key (`audit_key_problem`).
+    pub signer: Option<Arc<crate::audit::signer::Signer>>,
+    /// Why there is no signer.
+    pub audit_key_problem: Option<String>,
+    /// The off-box copy to syslog (`[audit] syslog`); it runs in the gateway only.
+    pub forwarder: Option<Arc<crate::audit::forward::Forwarder>>,
     sqlite: Arc<SqliteStore>,
 }
 
@@ -142,6 +148,14 @@ impl AppState {
             ),
         );
         let auditor = Auditor::new(stores.audit.clone(), clock.clone());
+        let (signer, audit_key_problem) = audit_signer(&config, &stores, mode).await?;
+        let forwarder = config.audit.syslog.clone().map(|target| {
+            Arc::new(crate::audit::forward::Forwarder::new(
+                stores.audit.clone(),
+                clock.clone(),
+                target,
+            ))
+        });
         let (state, state_source): (Arc<dyn StateStore>, StateSource) = match &config.state {
             // An administrative command acts on the running gateway's memory, if there is one.
             StateBackend::Memory if mode == OpenMode::MustExist => {
@@ -229,6 +243,9 @@ impl AppState {
             webauthn,
             assertions: None,
             chain: Arc::default(),
+            signer,
+            audit_key_problem,
+            forwarder,
             devices,
             windows,
             emergency,
@@ -259,9 +276,93 @@ impl AppState {
         Ok(self)
     }
 
+    /// Start the checkpoint signer and the syslog forwarder (the gateway only).
+    pub fn spawn_audit_tasks(&self) -> AuditTasks {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut handles = Vec::new();
+        if let Some(signer) = &self.signer {
+            handles.push(signer.clone().spawn(
+                self.clock.clone(),
+                self.auditor.subscribe(),
+                stopped.clone(),
+            ));
+        }
+        if let Some(forwarder) = &self.forwarder {
+            handles.push(
+                forwarder
+                    .clone()
+                    .spawn(self.auditor.subscribe(), stopped.clone()),
+            );
+        }
+        AuditTasks { stop, handles }
+    }
+
     /// Close the database cleanly (checkpoints the WAL).
     pub async fn close(&self) {
         self.sqlite.close().await;
+    }
+}
+
+/// The audit tasks of a running gateway.
+#[derive(Debug)]
+pub struct AuditTasks {
+    stop: tokio::sync::watch::Sender<bool>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl AuditTasks {
+    /// Stop them: the signer signs the head once more, so a clean stop leaves no unsigned
+    /// tail. Waits at most `grace`.
+    pub async fn stop(self, grace: std::time::Duration) {
+        self.stop.send_replace(true);
+        let all = futures_join_all(self.handles);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("audit tasks did not stop in time");
+        }
+    }
+}
+
+async fn futures_join_all(handles: Vec<tokio::task::JoinHandle<()>>) {
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// The checkpoint signer. The gateway creates the audit key on a store with no checkpoint
+/// yet; a missing key for a store that has some is reported (a fresh key would make every
+/// earlier checkpoint look forged), and the gateway runs on without signing.
+async fn audit_signer(
+    config: &Config,
+    stores: &Stores,
+    mode: OpenMode,
+) -> Result<(Option<Arc<crate::audit::signer::Signer>>, Option<String>), Error> {
+    let path = &config.audit.checkpoint_key_file;
+    let has_checkpoints = stores.audit.last_checkpoint().await?.is_some();
+    if mode == OpenMode::MustExist && !path.exists() && !has_checkpoints {
+        return Ok((
+            None,
+            Some(format!(
+                "no audit key at {} yet: the gateway creates it at its first start",
+                path.display()
+            )),
+        ));
+    }
+    match crate::audit::signer::load_key(
+        path,
+        mode == OpenMode::CreateAndMigrate && !has_checkpoints,
+    ) {
+        Ok(key) => Ok((
+            Some(Arc::new(crate::audit::signer::Signer::new(
+                stores.audit.clone(),
+                key,
+                &config.audit,
+            ))),
+            None,
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "audit checkpoints cannot be signed");
+            Ok((None, Some(e.to_string())))
+        }
     }
 }
 

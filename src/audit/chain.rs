@@ -118,6 +118,17 @@ impl Verifier {
         Self::default()
     }
 
+    /// Go on from a row already trusted (a signed checkpoint): the next row must be
+    /// `seq + 1` and link to `hash`.
+    pub fn resume(seq: i64, hash: &str) -> Self {
+        Self {
+            last_seq: seq,
+            prev_hash: Some(hash.to_owned()),
+            last_good_seq: seq,
+            ..Self::default()
+        }
+    }
+
     pub fn feed(&mut self, row: &AuditRecord) {
         self.checked += 1;
         let expected_seq = self.last_seq + 1;

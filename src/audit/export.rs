@@ -17,6 +17,19 @@ pub enum Lang {
     Ja,
 }
 
+impl Lang {
+    pub fn pick<'a>(self, en: &'a str, ja: &'a str) -> &'a str {
+        match self {
+            Lang::En => en,
+            Lang::Ja => ja,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        self.pick("en", "ja")
+    }
+}
+
 const HEADERS_EN: [&str; 12] = [
     "seq",
     "time",

@@ -6,7 +6,11 @@
 //! the same predecessor. Times are server-side only, stored in JST with the offset (G-23).
 
 pub mod chain;
+pub mod checkpoint;
 pub mod export;
+pub mod forward;
+pub mod signer;
+pub mod verify;
 pub mod watch;
 
 use std::sync::Arc;
@@ -151,15 +155,27 @@ pub struct PendingRecord {
 
 /// Appends events. Returns only once the row is committed, so a caller that answers after
 /// `record` never acknowledges an action whose audit row could still be lost.
+/// Each committed row's seq is published, so the checkpoint signer and the syslog forwarder
+/// wake at once instead of polling.
 #[derive(Debug, Clone)]
 pub struct Auditor {
     store: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
+    head: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 impl Auditor {
     pub fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            head: Arc::new(tokio::sync::watch::Sender::new(0)),
+        }
+    }
+
+    /// The seq of each row this process commits from now on.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.head.subscribe()
     }
 
     pub async fn record(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
@@ -171,8 +187,13 @@ impl Auditor {
             event,
         };
         let result = self.store.append_audit(pending).await;
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "audit append failed; the action is reported as failed");
+        match &result {
+            Ok(row) => {
+                self.head.send_replace(row.seq);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "audit append failed; the action is reported as failed")
+            }
         }
         result
     }

@@ -7,23 +7,38 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, TimeZone as _, Utc};
 use clap::Subcommand;
 
-use super::output::print_json;
+use super::output::{emit, print_json};
 use super::{Failure, Lang, open_state};
+use crate::app::AppState;
 use crate::audit::AuditRecord;
-use crate::audit::chain::Verifier;
+use crate::audit::chain::Problem;
+use crate::audit::checkpoint::{CheckpointProblem, CheckpointReport};
 use crate::audit::export::{Exporter, Format, Lang as ExportLang, UTF8_BOM};
+use crate::audit::verify::{CheckpointSources, verify_all};
 use crate::clock::jst;
+use crate::crypto::ed25519;
 use crate::store::{AuditQuery, AuditStore};
 
 const BATCH: u64 = 5_000;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Verify the hash chain; name the first edited, deleted or inserted row.
+    /// Verify the hash chain and every signed checkpoint: name edited, deleted or inserted
+    /// rows, a tail cut after a checkpoint, and a chain rebuilt since one was signed.
     Verify {
         #[arg(long)]
         json: bool,
+        /// Also check a copy of the checkpoints kept elsewhere (from `audit checkpoint export`).
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// Check signatures with this public key (`audit checkpoint export --public-key`)
+        /// instead of the audit key on this host, which someone with the host could replace.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
     },
+    /// Signed checkpoints of the chain.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
     /// Export rows in a time range.
     Export {
         /// Start (inclusive): a JST date `2026-11-01` or an RFC 3339 time.
@@ -49,6 +64,20 @@ pub enum AuditCommand {
         #[arg(long, short)]
         follow: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckpointCommand {
+    /// Print every checkpoint (JSON lines) for safekeeping away from this host.
+    Export {
+        /// Print the audit key's public half (PEM) instead, to verify copies with.
+        #[arg(long)]
+        public_key: bool,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Sign the chain head now (the gateway also does this on its schedule).
+    Create,
 }
 
 /// A JST calendar date (midnight JST) or an RFC 3339 instant.
@@ -116,61 +145,12 @@ pub async fn run(cmd: AuditCommand, config: &Option<PathBuf>, lang: Lang) -> Res
     let state = open_state(config).await?;
     let store = state.stores.audit.clone();
     let result = match cmd {
-        AuditCommand::Verify { json } => {
-            let mut v = Verifier::new();
-            for_each_row(store.as_ref(), AuditQuery::default(), |r| {
-                v.feed(r);
-                Ok(())
-            })
-            .await?;
-            let report = v.finish();
-            if json {
-                print_json(&report)?;
-            } else if report.is_intact() {
-                println!(
-                    "{} {} {} (head {})",
-                    lang.pick(
-                        "audit chain intact:",
-                        "監査ログのハッシュチェーンは正常です:"
-                    ),
-                    report.checked,
-                    lang.pick("rows verified", "行を検証"),
-                    report.head_hash.as_deref().unwrap_or("-")
-                );
-            } else {
-                println!(
-                    "{}",
-                    lang.pick(
-                        "AUDIT CHAIN BROKEN",
-                        "監査ログのハッシュチェーンが壊れています"
-                    )
-                );
-                for p in &report.problems {
-                    println!(
-                        "  - {}",
-                        if lang == Lang::Ja {
-                            p.describe_ja()
-                        } else {
-                            p.describe_en()
-                        }
-                    );
-                }
-                println!(
-                    "{} {}",
-                    lang.pick("intact up to row", "正常な範囲: 1〜"),
-                    report.verified_up_to
-                );
-            }
-            if report.is_intact() {
-                Ok(())
-            } else {
-                let first = report.problems.first().map(|p| p.seq()).unwrap_or_default();
-                Err(Failure::new(
-                    7,
-                    format!("audit chain broken at row {first}"),
-                ))
-            }
-        }
+        AuditCommand::Verify {
+            json,
+            checkpoints,
+            public_key,
+        } => verify(&state, json, checkpoints, public_key, lang).await,
+        AuditCommand::Checkpoint(c) => checkpoint(&state, c, lang).await,
         AuditCommand::Export {
             from,
             to,
@@ -248,4 +228,197 @@ pub async fn run(cmd: AuditCommand, config: &Option<PathBuf>, lang: Lang) -> Res
     };
     state.close().await;
     result
+}
+
+fn describe<T>(lang: Lang, p: &T, en: fn(&T) -> String, ja: fn(&T) -> String) -> String {
+    if lang == Lang::Ja { ja(p) } else { en(p) }
+}
+
+/// The trusted public key: a file given, else the audit key on this host.
+fn trusted_key(state: &AppState, file: Option<PathBuf>) -> Result<Option<[u8; 32]>, Failure> {
+    match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| Failure::new(2, format!("reading {}: {e}", path.display())))?;
+            ed25519::public_from_pem(&text).map(Some).ok_or_else(|| {
+                Failure::new(
+                    2,
+                    format!("{} is not an Ed25519 public key (PEM)", path.display()),
+                )
+            })
+        }
+        None => Ok(state.signer.as_ref().map(|s| *s.public_key())),
+    }
+}
+
+async fn verify(
+    state: &AppState,
+    json: bool,
+    copy: Option<PathBuf>,
+    public_key: Option<PathBuf>,
+    lang: Lang,
+) -> Result<(), Failure> {
+    let public = trusted_key(state, public_key)?;
+    let full = verify_all(
+        state.stores.audit.as_ref(),
+        CheckpointSources {
+            file: &state.config.audit.checkpoint_file,
+            copy: copy.as_deref(),
+            public: public.as_ref(),
+        },
+    )
+    .await?;
+    let (report, cps) = (&full.chain, &full.checkpoints);
+    if json {
+        print_json(&full)?;
+    } else {
+        if report.is_intact() {
+            println!(
+                "{} {} {} (head {})",
+                lang.pick(
+                    "audit chain intact:",
+                    "監査ログのハッシュチェーンは正常です:"
+                ),
+                report.checked,
+                lang.pick("rows verified", "行を検証"),
+                report.head_hash.as_deref().unwrap_or("-")
+            );
+        } else {
+            println!(
+                "{}",
+                lang.pick(
+                    "AUDIT CHAIN BROKEN",
+                    "監査ログのハッシュチェーンが壊れています"
+                )
+            );
+            for p in &report.problems {
+                println!(
+                    "  - {}",
+                    describe(lang, p, Problem::describe_en, Problem::describe_ja)
+                );
+            }
+            println!(
+                "{} {}",
+                lang.pick("intact up to row", "正常な範囲: 1〜"),
+                report.verified_up_to
+            );
+        }
+        print_checkpoints(cps, public.is_some(), lang);
+    }
+    if full.is_intact() {
+        return Ok(());
+    }
+    Err(match (report.problems.first(), cps.problems.first()) {
+        (Some(p), _) => Failure::new(7, format!("audit chain broken at row {}", p.seq())),
+        (None, Some(p)) => Failure::new(7, format!("audit checkpoints: {}", p.describe_en())),
+        (None, None) => Failure::new(7, "audit chain broken"),
+    })
+}
+
+fn print_checkpoints(cps: &CheckpointReport, signatures: bool, lang: Lang) {
+    match &cps.last {
+        Some(last) => println!(
+            "{} {} {}; {} {} {} {} ({} {})",
+            lang.pick("checkpoints:", "チェックポイント:"),
+            cps.checked,
+            lang.pick("checked", "件を確認"),
+            lang.pick("the last signs row", "最新は"),
+            last.seq,
+            lang.pick("at", "行目・署名"),
+            last.at,
+            cps.unsigned_rows,
+            lang.pick("rows since, not yet signed", "行は未署名"),
+        ),
+        None => println!(
+            "{}",
+            lang.pick(
+                "checkpoints: none yet (the gateway signs the first within [audit] checkpoint_every_minutes)",
+                "チェックポイント: まだありません（ゲートウェイが [audit] checkpoint_every_minutes 以内に最初の署名をします）"
+            )
+        ),
+    }
+    if !signatures {
+        println!(
+            "{}",
+            lang.pick(
+                "  signatures NOT checked: no audit key on this host; pass --public-key FILE",
+                "  署名は未確認です: このホストに監査鍵がありません。--public-key FILE を指定してください"
+            )
+        );
+    }
+    if !cps.problems.is_empty() {
+        println!(
+            "{}",
+            lang.pick(
+                "AUDIT CHECKPOINTS REPORT PROBLEMS",
+                "監査ログのチェックポイントに問題があります"
+            )
+        );
+        for p in &cps.problems {
+            println!(
+                "  - {}",
+                describe(
+                    lang,
+                    p,
+                    CheckpointProblem::describe_en,
+                    CheckpointProblem::describe_ja
+                )
+            );
+        }
+    }
+}
+
+async fn checkpoint(state: &AppState, cmd: CheckpointCommand, lang: Lang) -> Result<(), Failure> {
+    let need_signer = || {
+        state.signer.clone().ok_or_else(|| {
+            Failure::new(
+                1,
+                state
+                    .audit_key_problem
+                    .clone()
+                    .unwrap_or_else(|| "no audit key".into()),
+            )
+        })
+    };
+    match cmd {
+        CheckpointCommand::Export { public_key, output } => {
+            let (text, count, unit) = if public_key {
+                let pem = ed25519::public_pem(need_signer()?.public_key());
+                (pem, 1, ("key", "件の鍵"))
+            } else {
+                let all = state.stores.audit.checkpoints().await?;
+                let text: String = all.iter().map(|c| c.to_line() + "\n").collect();
+                (text, all.len(), ("checkpoints", "件"))
+            };
+            emit(
+                output.as_deref(),
+                text.as_bytes(),
+                lang,
+                ("written to", "書き出しました:"),
+                count,
+                unit,
+            )
+        }
+        CheckpointCommand::Create => {
+            match need_signer()?.sign_now(state.clock.now()).await? {
+                Some(c) => println!(
+                    "{} {} ({})",
+                    lang.pick(
+                        "checkpoint signed at row",
+                        "チェックポイントを署名しました: 行"
+                    ),
+                    c.seq,
+                    c.at
+                ),
+                None => println!(
+                    "{}",
+                    lang.pick(
+                        "no row since the last checkpoint: nothing to sign",
+                        "前回のチェックポイント以降に行がないため、署名するものはありません"
+                    )
+                ),
+            }
+            Ok(())
+        }
+    }
 }

@@ -14,6 +14,7 @@ mod healthcheck;
 mod output;
 mod policy;
 mod policy_access;
+mod report;
 mod serve;
 mod session;
 mod user;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Read, verify and export the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Reports for auditors: the guideline 7.0 checklist from live data.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Check policies and explain decisions.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -199,6 +203,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Vendor(c) => vendor::run(c, &cli.config, lang).await,
         Command::Emergency(c) => emergency::run(c, &cli.config, lang).await,
         Command::Audit(c) => audit::run(c, &cli.config, lang).await,
+        Command::Report(c) => report::run(c, &cli.config, lang).await,
         Command::Breach(c) => breach::run(c),
         Command::Policy(c) => policy::run(c, &cli.config, lang).await,
         Command::Healthcheck { addr } => healthcheck::run(&cli.config, addr),

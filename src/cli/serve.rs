@@ -95,6 +95,11 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
     state.chain.spawn_catch_up(state.stores.audit.clone());
     // Fixed-term and dormant accounts, maintenance windows opening and closing.
     crate::app::housekeeping::spawn(state.clone());
+    // Signed checkpoints of the audit chain and its off-box copy.
+    if let Some(problem) = &state.audit_key_problem {
+        tracing::error!(%problem, "audit checkpoints will not be signed");
+    }
+    let audit_tasks = state.spawn_audit_tasks();
     if let Some((account, password)) = state.admin.bootstrap_if_empty().await? {
         announce_bootstrap(&state, account.username.as_str(), &password)?;
     }
@@ -133,6 +138,7 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
             Ok(())
         }
     };
+    audit_tasks.stop(Duration::from_secs(5)).await;
     state.close().await;
     if let Some(path) = control {
         let _ = std::fs::remove_file(path);

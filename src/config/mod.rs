@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit;
 pub mod factors;
 pub mod gateway;
 pub mod raw;
@@ -23,6 +24,7 @@ use crate::crypto::secret::SecretBytes;
 use crate::password::rules::PasswordPolicy;
 pub use access::{AccessRule, RulePolicy};
 pub use accounts::{AccountsConfig, EmergencyConfig};
+pub use audit::{AuditConfig, SyslogTarget};
 pub use factors::{AttestationPolicy, FactorsConfig, WebauthnConfig};
 pub use gateway::{KeysConfig, LockoutConfig, NetworkConfig, SessionConfig};
 pub use raw::RawConfig;
@@ -145,6 +147,7 @@ pub struct Config {
     pub webauthn: WebauthnConfig,
     pub accounts: AccountsConfig,
     pub emergency: EmergencyConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
     /// Where it came from, for messages.
     pub source: String,

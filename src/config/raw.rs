@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::access::RawAccess;
 pub use super::accounts::{RawAccounts, RawEmergency};
+pub use super::audit::RawAudit;
 pub use super::factors::{RawFactors, RawWebauthn};
 pub use super::gateway::{RawKeys, RawLockout, RawNetwork, RawSession};
 pub use super::systems::RawSystem;
@@ -30,6 +31,7 @@ pub struct RawConfig {
     pub webauthn: RawWebauthn,
     pub accounts: RawAccounts,
     pub emergency: RawEmergency,
+    pub audit: RawAudit,
     pub log: RawLog,
 }
 

@@ -476,6 +476,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
     let webauthn = super::factors::webauthn(&raw.webauthn, &raw.server.public_url, &mut problems);
     let accounts = super::accounts::accounts(&raw.accounts, &mut problems);
     let emergency = super::accounts::emergency(&raw.emergency, &mut problems);
+    let audit = super::audit::audit(&raw.audit, &data_dir, &mut problems);
     let format = match raw.log.format.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
@@ -552,6 +553,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             webauthn,
             accounts,
             emergency,
+            audit,
             log: LogConfig {
                 format,
                 level: raw.log.level,

@@ -1,5 +1,6 @@
-//! Ed25519 key material for the assertion signing keys: generation, PKCS#8 PEM encoding (the
-//! form `openssl pkey` reads) and the public half. Signing itself happens in `jsonwebtoken`.
+//! Ed25519 key material: generation, PKCS#8 PEM encoding (the form `openssl pkey` reads) and
+//! the public half. Assertions are signed through `jsonwebtoken`; audit checkpoints are signed
+//! and verified here, over bytes the caller frames.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -86,14 +87,70 @@ impl Ed25519Key {
         Ok(Self::from_seed(seed))
     }
 
+    /// A detached signature over `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(self.seed.expose());
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        ed25519_dalek::Signer::sign(&key, message).to_bytes()
+    }
+
     /// RFC 7638 JWK thumbprint of the public key, base64url: the key id.
     pub fn thumbprint(&self) -> String {
-        let canonical = format!(
-            r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-            URL_SAFE_NO_PAD.encode(self.public)
-        );
-        URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+        thumbprint_of(&self.public)
     }
+}
+
+/// Whether `signature` is `public`'s signature over `message` (strict verification: no
+/// malleable or small-order forms).
+pub fn verify(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(public) else {
+        return false;
+    };
+    let Ok(sig) = ed25519_dalek::Signature::from_slice(signature) else {
+        return false;
+    };
+    key.verify_strict(message, &sig).is_ok()
+}
+
+/// SubjectPublicKeyInfo prefix for an Ed25519 public key (RFC 8410): the 32 bytes follow.
+const SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// `-----BEGIN PUBLIC KEY-----` PEM of a public key, readable by `openssl pkey -pubin`.
+pub fn public_pem(public: &[u8; 32]) -> String {
+    let mut der = SPKI_PREFIX.to_vec();
+    der.extend_from_slice(public);
+    format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        STANDARD.encode(der)
+    )
+}
+
+/// The public key in a PEM written by [`public_pem`] (or `openssl pkey -pubout`).
+pub fn public_from_pem(pem: &str) -> Option<[u8; 32]> {
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| *l != "-----BEGIN PUBLIC KEY-----")
+        .skip(1)
+        .take_while(|l| *l != "-----END PUBLIC KEY-----")
+        .collect();
+    let der = STANDARD.decode(body.as_bytes()).ok()?;
+    if der.len() != 44 || der[..12] != SPKI_PREFIX {
+        return None;
+    }
+    der[12..].try_into().ok()
+}
+
+/// The key id of a bare public key (the same thumbprint as [`Ed25519Key::thumbprint`]).
+pub fn thumbprint_of(public: &[u8; 32]) -> String {
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(public)
+    );
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
 fn is_v2_prefix(der: &[u8]) -> bool {
@@ -130,6 +187,26 @@ mod tests {
             hex::encode(k.public_key()),
             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
         );
+    }
+
+    #[test]
+    fn signatures_verify_only_for_their_message_and_key() {
+        let k = Ed25519Key::generate();
+        let sig = k.sign(b"head 42");
+        assert!(verify(k.public_key(), b"head 42", &sig));
+        assert!(!verify(k.public_key(), b"head 43", &sig));
+        assert!(!verify(
+            Ed25519Key::generate().public_key(),
+            b"head 42",
+            &sig
+        ));
+        assert!(!verify(k.public_key(), b"head 42", &sig[..63]));
+        assert_eq!(thumbprint_of(k.public_key()), k.thumbprint());
+        assert_eq!(
+            public_from_pem(&public_pem(k.public_key())),
+            Some(*k.public_key())
+        );
+        assert_eq!(public_from_pem(&k.to_pem()), None);
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub async fn get_healthz() -> Json<serde_json::Value> {
 }
 
 /// The process can serve: the durable store answers and can be written, and the state
-/// store answers. Each check names its failure.
+/// store answers. Each check names its failure. `audit` tells how the evidence is kept: the
+/// last signed checkpoint and the syslog copy's lag. Neither makes the gateway unready: a
+/// collector that is down is caught up later.
 pub async fn get_readyz(State(state): State<AppState>) -> Response {
     let (store, st) = tokio::join!(state.stores.health.ping(), state.state.ping());
     let store_check = store.as_ref().map_or_else(|e| e.code(), |()| "ok");
@@ -31,5 +33,30 @@ pub async fn get_readyz(State(state): State<AppState>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     };
-    (status, Json(json!({ "status": word, "checks": checks }))).into_response()
+    (
+        status,
+        Json(json!({ "status": word, "checks": checks, "audit": audit_detail(&state) })),
+    )
+        .into_response()
+}
+
+fn audit_detail(state: &AppState) -> serde_json::Value {
+    let signer = state.signer.as_ref().map(|s| s.status());
+    let checkpoint = json!({
+        "last": signer.as_ref().and_then(|s| s.last.as_ref()).map(|c| json!({ "seq": c.seq, "at": c.at })),
+        "problem": state.audit_key_problem.clone()
+            .or_else(|| signer.as_ref().and_then(|s| s.refused.clone().or(s.file_error.clone()))),
+    });
+    let syslog = state.forwarder.as_ref().map(|f| {
+        let s = f.status();
+        json!({
+            "target": s.target,
+            "connected": s.connected,
+            "delivered_seq": s.delivered_seq,
+            "head_seq": s.head_seq,
+            "lag": s.lag(),
+            "last_error": s.last_error,
+        })
+    });
+    json!({ "checkpoint": checkpoint, "syslog": syslog })
 }

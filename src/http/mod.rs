@@ -99,6 +99,11 @@ pub fn build_router(state: AppState) -> Router {
             post(pages::banner::post_acknowledge),
         )
         .route("/audit/export.csv", get(pages::audit::get_export))
+        .route("/report", get(pages::report::get_report))
+        .route("/report.json", get(pages::report::get_report_json))
+        .route("/report.csv", get(pages::report::get_report_csv))
+        .route("/report/print.css", get(pages::report::get_print_style))
+        .route("/static/report.css", get(pages::report::get_style))
         .route("/api/v1/login", post(api::login::post_login))
         .route("/api/v1/logout", post(api::login::post_logout))
         .route("/api/v1/session", get(api::login::get_session))

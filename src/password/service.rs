@@ -82,6 +82,11 @@ impl PasswordService {
         &self.hasher
     }
 
+    /// Entries of the blocklist in force (bundled or from a file).
+    pub fn blocklist_len(&self) -> usize {
+        self.blocklist.len()
+    }
+
     pub fn breach_filter(&self) -> Option<&BreachFilter> {
         self.breach.as_deref()
     }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::account::{Account, AccountId, FacilityId, PersonId, Username};
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditRecord, PendingRecord};
 
 #[derive(Debug, thiserror::Error)]
@@ -326,6 +327,21 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     /// Append one row to the chain; returns once it is committed.
     async fn append_audit(&self, pending: PendingRecord) -> Result<AuditRecord, StoreError>;
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Store a signed checkpoint; false when one for that row is already stored.
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<bool, StoreError>;
+    /// Every checkpoint, oldest first.
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// The newest checkpoint.
+    async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
+    /// The last row `target` is known to hold (0: none yet).
+    async fn delivered_seq(&self, target: &str) -> Result<i64, StoreError>;
+    /// Record that `target` holds every row up to `seq`; never moves backwards.
+    async fn set_delivered_seq(
+        &self,
+        target: &str,
+        seq: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::i18n::{Lang, M};
-use super::layout::{Csrf, document, esc, form_is_ours, html, q};
+use super::layout::{Csrf, console, document, esc, form_is_ours, html, q};
 use super::views;
 use crate::app::AppState;
 use crate::audit::EventKind;
@@ -75,8 +75,8 @@ pub async fn get_account(
 <form method="post" action="/account" class="inline">{h2}<input type="hidden" name="id" value="{id}"><label for="pw-{id}">{pw_l}</label><input id="pw-{id}" name="password" type="password" autocomplete="current-password" required><button type="submit">{remove}</button></form></td></tr>"#,
                 kind = esc(&f.kind),
                 label = esc(&f.label),
-                created = esc(&crate::clock::to_jst_string(f.created_at)),
-                used = esc(&f.last_used_at.map(crate::clock::to_jst_string).unwrap_or_else(|| "-".into())),
+                created = esc(&crate::clock::to_jst_display(f.created_at)),
+                used = esc(&f.last_used_at.map(crate::clock::to_jst_display).unwrap_or_else(|| "-".into())),
                 h = hidden(&csrf, lang, "rename"),
                 h2 = hidden(&csrf, lang, "remove"),
                 id = f.id,
@@ -103,9 +103,9 @@ pub async fn get_account(
             format!(
                 r#"<tr><td>{start}{this}</td><td>{until}</td><td>{ua}</td><td>{ip}</td><td>{amr}</td>
 <td><form method="post" action="/account">{h}<input type="hidden" name="sid" value="{sid}"><button type="submit">{end}</button></form></td></tr>"#,
-                start = esc(&crate::clock::to_jst_string(s.created_at)),
+                start = esc(&crate::clock::to_jst_display(s.created_at)),
                 this = esc(&this),
-                until = esc(&crate::clock::to_jst_string(s.absolute_expiry)),
+                until = esc(&crate::clock::to_jst_display(s.absolute_expiry)),
                 ua = esc(&s.user_agent),
                 ip = esc(&s.ip),
                 amr = esc(&s.amr.join(", ")),
@@ -133,11 +133,8 @@ pub async fn get_account(
             let e = &r.event;
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&r.at_text),
-                esc(match lang {
-                    Lang::Ja => e.outcome.label_ja(),
-                    Lang::En => e.outcome.as_str(),
-                }),
+                esc(&crate::clock::to_jst_display(r.at)),
+                esc(&super::labels::outcome(lang, e.outcome)),
                 esc(e.ip.as_deref().unwrap_or("")),
                 esc(e
                     .detail
@@ -189,7 +186,7 @@ pub async fn get_account(
     );
     html(
         StatusCode::OK,
-        document(lang, M::AccountTitle, "/account", &body),
+        console(lang, M::AccountTitle, "/account", &session.roles, &body),
         &csrf,
     )
 }
@@ -292,7 +289,7 @@ pub async fn post_account(
                     );
                     html(
                         StatusCode::OK,
-                        document(lang, M::AccountTitle, "/account", &body),
+                        console(lang, M::AccountTitle, "/account", &session.roles, &body),
                         &csrf,
                     )
                 }
@@ -339,7 +336,7 @@ pub async fn post_account(
                         );
                         html(
                             StatusCode::OK,
-                            document(lang, M::EnrolTitle, "/account", &body),
+                            console(lang, M::EnrolTitle, "/account", &session.roles, &body),
                             &csrf,
                         )
                     }

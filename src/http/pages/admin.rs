@@ -12,13 +12,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::guard::{Door, enter};
 use super::i18n::{Lang, M};
-use super::layout::{Csrf, document, esc, form_is_ours, html, q};
+use super::labels;
+use super::layout::{Csrf, console, esc, form_is_ours, html, q};
 use super::views;
 use crate::account::{Account, Role};
 use crate::app::AppState;
 use crate::http::api::admin::ADMIN_ROLE;
-use crate::http::api::login::session_from;
 use crate::session::SessionRecord;
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,10 +34,22 @@ pub(super) fn page(
     csrf: &Csrf,
     status: StatusCode,
     here: &str,
+    roles: &[String],
     body: &str,
 ) -> Response {
-    html(status, document(lang, M::AdminTitle, here, body), csrf)
+    html(
+        status,
+        console(lang, M::AdminTitle, here, roles, body),
+        csrf,
+    )
 }
+
+const DOOR: Door = Door {
+    path: "/admin",
+    title: M::AdminTitle,
+    roles: &[ADMIN_ROLE],
+    refused: M::AdminOnly,
+};
 
 /// The administrator's session, or the answer that says why not.
 pub(super) async fn admin(
@@ -45,34 +58,7 @@ pub(super) async fn admin(
     lang: Lang,
     csrf: &Csrf,
 ) -> Result<std::sync::Arc<SessionRecord>, Response> {
-    match session_from(state, headers).await {
-        Ok(Some(s)) if s.roles.iter().any(|r| r == ADMIN_ROLE) => Ok(s),
-        Ok(Some(_)) => Err(page(
-            lang,
-            csrf,
-            StatusCode::FORBIDDEN,
-            "/admin",
-            &format!("<p>{}</p>", esc(M::AdminOnly.get(lang))),
-        )),
-        Ok(None) => Err((
-            StatusCode::SEE_OTHER,
-            [(
-                header::LOCATION,
-                format!(
-                    "/login?rd={}",
-                    q(&format!("{}/admin", state.config.server.public_url))
-                ),
-            )],
-        )
-            .into_response()),
-        Err(_) => Err(page(
-            lang,
-            csrf,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "/admin",
-            &format!("<p>{}</p>", esc(M::ServiceUnavailable.get(lang))),
-        )),
-    }
+    enter(state, headers, lang, csrf, DOOR).await
 }
 
 /// A console form post: its language and CSRF token, the form checked as ours (token and
@@ -88,7 +74,7 @@ pub(super) async fn admin_form(
     let csrf = Csrf::for_request(state, headers);
     if !form_is_ours(headers, token, &state.config.server.public_url) {
         let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
-        return Err(page(lang, &csrf, StatusCode::FORBIDDEN, here, &body));
+        return Err(page(lang, &csrf, StatusCode::FORBIDDEN, here, &[], &body));
     }
     let session = admin(state, headers, lang, &csrf).await?;
     Ok((lang, csrf, session))
@@ -122,8 +108,11 @@ async fn row(state: &AppState, account: Account, lang: Lang) -> Row {
             } else {
                 format!(
                     "{} ({})",
-                    z.locked_until.clone().unwrap_or_default(),
-                    z.zone.as_str()
+                    z.locked_until
+                        .as_deref()
+                        .map(crate::clock::readable)
+                        .unwrap_or_default(),
+                    labels::zone(lang, z.zone.as_str())
                 )
             }
         }),
@@ -144,9 +133,10 @@ pub async fn get_admin(
 ) -> Response {
     let lang = Lang::choose(aq.lang.as_deref(), &headers);
     let csrf = Csrf::for_request(&state, &headers);
-    if let Err(r) = admin(&state, &headers, lang, &csrf).await {
-        return r;
-    }
+    let session = match admin(&state, &headers, lang, &csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let accounts = state.admin.list().await.unwrap_or_default();
     let mut rows = Vec::with_capacity(accounts.len());
     for a in accounts {
@@ -154,9 +144,11 @@ pub async fn get_admin(
     }
     let t = |m: M| esc(m.get(lang));
     // Coverage: accounts with a second factor, per account type.
-    let mut coverage: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut coverage: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     for r in &rows {
-        let e = coverage.entry(r.account.account_type.as_str()).or_default();
+        let e = coverage
+            .entry(labels::account_type(lang, r.account.account_type))
+            .or_default();
         e.1 += 1;
         if !r.factors.is_empty() {
             e.0 += 1;
@@ -164,7 +156,9 @@ pub async fn get_admin(
     }
     let coverage_rows: String = coverage
         .iter()
-        .map(|(kind, (with, all))| format!("<tr><td>{kind}</td><td>{with} / {all}</td></tr>"))
+        .map(|(kind, (with, all))| {
+            format!("<tr><td>{}</td><td>{with} / {all}</td></tr>", esc(kind))
+        })
         .collect();
     let exemptions: String = state
         .config
@@ -210,8 +204,8 @@ pub async fn get_admin(
                 code = lang.code(),
                 name = esc(a.username.as_str()),
                 display = esc(&a.display_name),
-                kind = esc(a.account_type.as_str()),
-                status = esc(a.status.as_str()),
+                kind = esc(&labels::account_type(lang, a.account_type)),
+                status = esc(&labels::account_status(lang, a.status)),
                 roles = esc(&a.role_names().join(", ")),
                 factors = esc(&if r.factors.is_empty() {
                     "-".to_owned()
@@ -226,16 +220,13 @@ pub async fn get_admin(
     let banner = super::banner::break_glass(&state, lang, &csrf, true).await;
     let flash = views::flash(lang, aq.done.as_deref(), aq.error.as_deref());
     let body = format!(
-        r#"{banner}{flash}<p><a href="/admin/devices?lang={code}">{devices}</a> · <a href="/admin/vendors?lang={code}">{vendors}</a></p>
+        r#"{banner}{flash}
 <h2>{cov_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{type_h}</th><th scope="col">{with_h}</th></tr></thead><tbody>{coverage_rows}</tbody></table></div>
 <h2>{ex_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{system_h}</th><th scope="col">{until_h}</th><th scope="col">{reason_h}</th></tr></thead><tbody>{exemptions}</tbody></table></div>
 <h2>{acc_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{user_h}</th><th scope="col">{name_h}</th><th scope="col">{type_h}</th><th scope="col">{status_h}</th><th scope="col">{roles_h}</th><th scope="col">{factors_h}</th><th scope="col">{recovery_h}</th><th scope="col">{lock_h}</th><th scope="col">{last_h}</th><th scope="col">{expires_h}</th></tr></thead><tbody>{account_rows}</tbody></table></div>"#,
-        code = lang.code(),
-        devices = t(M::DevicesTitle),
-        vendors = t(M::VendorsTitle),
         last_h = t(M::LastSignIn),
         expires_h = t(M::Expires),
         cov_h = t(M::Coverage),
@@ -254,7 +245,7 @@ pub async fn get_admin(
         recovery_h = t(M::RecoveryCodesLeft),
         lock_h = t(M::LockState),
     );
-    page(lang, &csrf, StatusCode::OK, "/admin", &body)
+    page(lang, &csrf, StatusCode::OK, "/admin", &session.roles, &body)
 }
 
 fn action_form(lang: Lang, csrf: &Csrf, name: &str, action: &str, title: M, extra: &str) -> String {
@@ -283,9 +274,10 @@ pub async fn get_account(
 ) -> Response {
     let lang = Lang::choose(aq.lang.as_deref(), &headers);
     let csrf = Csrf::for_request(&state, &headers);
-    if let Err(r) = admin(&state, &headers, lang, &csrf).await {
-        return r;
-    }
+    let session = match admin(&state, &headers, lang, &csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let here = format!("/admin/accounts/{}", q(&name));
     let account = match state.admin.find(&name).await {
         Ok(a) => a,
@@ -295,6 +287,7 @@ pub async fn get_account(
                 &csrf,
                 StatusCode::NOT_FOUND,
                 &here,
+                &session.roles,
                 &format!("<p>{}</p>", esc(M::NoSuchAccount.get(lang))),
             );
         }
@@ -345,7 +338,7 @@ pub async fn get_account(
         name_h = t(M::DisplayName),
         display = esc(&a.display_name),
         status_h = t(M::Status),
-        status = esc(a.status.as_str()),
+        status = esc(&labels::account_status(lang, a.status)),
         roles_h = t(M::Roles),
         roles = esc(&a.role_names().join(", ")),
         factors_h = t(M::Factors),
@@ -407,6 +400,7 @@ pub async fn get_account(
         &csrf,
         StatusCode::OK,
         &here,
+        &session.roles,
         &format!("{banner}{body}"),
     )
 }
@@ -416,6 +410,7 @@ async fn break_glass_codes(
     state: &AppState,
     lang: Lang,
     csrf: &Csrf,
+    session: &SessionRecord,
     name: &str,
     reason: &str,
     actor: &str,
@@ -440,7 +435,7 @@ async fn break_glass_codes(
                 lang.code(),
                 esc(M::Continue.get(lang)),
             );
-            page(lang, csrf, StatusCode::OK, &here, &body)
+            page(lang, csrf, StatusCode::OK, &here, &session.roles, &body)
         }
         Err(e) => {
             let text = match &e {
@@ -500,7 +495,8 @@ pub async fn post_action(
             }
         }
         "break-glass-codes" => {
-            return break_glass_codes(&state, lang, &csrf, &name, &form.reason, &actor).await;
+            return break_glass_codes(&state, lang, &csrf, &session, &name, &form.reason, &actor)
+                .await;
         }
         "disable" => a.disable(&name, &form.reason, &actor).await.map(|_| ()),
         "reset-factors" => a
@@ -535,6 +531,7 @@ pub async fn post_action(
                 &csrf,
                 StatusCode::NOT_FOUND,
                 "/admin",
+                &session.roles,
                 &format!("<p>{}</p>", esc(M::NoSuchAccount.get(lang))),
             );
         }

@@ -59,9 +59,10 @@ pub async fn get_devices(
 ) -> Response {
     let lang = Lang::choose(aq.lang.as_deref(), &headers);
     let csrf = Csrf::for_request(&state, &headers);
-    if let Err(r) = admin(&state, &headers, lang, &csrf).await {
-        return r;
-    }
+    let session = match admin(&state, &headers, lang, &csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let t = |m: M| esc(m.get(lang));
     let rows: String = match state.devices.list().await {
         Ok(list) => list.iter().map(|d| device_row(lang, &csrf, d)).collect(),
@@ -72,6 +73,7 @@ pub async fn get_devices(
                 &csrf,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "/admin/devices",
+                &session.roles,
                 &format!("<p>{}</p>", t(M::ServiceUnavailable)),
             );
         }
@@ -97,6 +99,7 @@ pub async fn get_devices(
         &csrf,
         StatusCode::OK,
         "/admin/devices",
+        &session.roles,
         &format!("{banner}{body}"),
     )
 }
@@ -178,6 +181,7 @@ pub async fn post_enrolment_link(
         &csrf,
         status,
         "/admin/devices",
+        &session.roles,
         &format!("{body}{back}"),
     )
 }

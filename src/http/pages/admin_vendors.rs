@@ -92,9 +92,10 @@ pub async fn get_vendors(
 ) -> Response {
     let lang = Lang::choose(aq.lang.as_deref(), &headers);
     let csrf = Csrf::for_request(&state, &headers);
-    if let Err(r) = admin(&state, &headers, lang, &csrf).await {
-        return r;
-    }
+    let session = match admin(&state, &headers, lang, &csrf).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let t = |m: M| esc(m.get(lang));
     let now = state.clock.now();
     let list = match state.windows.list(None).await {
@@ -107,6 +108,7 @@ pub async fn get_vendors(
                 &csrf,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "/admin/vendors",
+                &session.roles,
                 &body,
             );
         }
@@ -182,6 +184,7 @@ pub async fn get_vendors(
         &csrf,
         StatusCode::OK,
         "/admin/vendors",
+        &session.roles,
         &format!("{banner}{body}"),
     )
 }

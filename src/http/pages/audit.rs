@@ -11,12 +11,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
+use super::guard::{Door, enter};
 use super::i18n::{Lang, M};
-use super::layout::{Csrf, document, esc, html, q};
+use super::labels;
+use super::layout::{Csrf, console, document, esc, html, q};
 use crate::app::AppState;
 use crate::audit::export::{Exporter, Format, Lang as ExportLang};
 use crate::audit::{AuditRecord, EventKind, Outcome};
-use crate::http::api::login::session_from;
 use crate::store::AuditQuery;
 
 pub const AUDITOR_ROLE: &str = "auditor";
@@ -89,48 +90,12 @@ impl Filters {
     }
 }
 
-/// The auditor's session, or the page that says why not.
-async fn auditor(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang: Lang,
-    csrf: &Csrf,
-) -> Result<(), Response> {
-    match session_from(state, headers).await {
-        Ok(Some(s)) if s.roles.iter().any(|r| r == AUDITOR_ROLE) => Ok(()),
-        Ok(Some(_)) => Err(html(
-            StatusCode::FORBIDDEN,
-            document(
-                lang,
-                M::AuditTitle,
-                "/audit",
-                &format!("<p>{}</p>", esc(M::AuditorOnly.get(lang))),
-            ),
-            csrf,
-        )),
-        Ok(None) => Err((
-            StatusCode::SEE_OTHER,
-            [(
-                header::LOCATION,
-                format!(
-                    "/login?rd={}",
-                    q(&format!("{}/audit", state.config.server.public_url))
-                ),
-            )],
-        )
-            .into_response()),
-        Err(_) => Err(html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            document(
-                lang,
-                M::AuditTitle,
-                "/audit",
-                &format!("<p>{}</p>", esc(M::ServiceUnavailable.get(lang))),
-            ),
-            csrf,
-        )),
-    }
-}
+const DOOR: Door = Door {
+    path: "/audit",
+    title: M::AuditTitle,
+    roles: &[AUDITOR_ROLE],
+    refused: M::AuditorOnly,
+};
 
 fn options<T: Copy>(
     all: &[T],
@@ -158,27 +123,21 @@ fn filter_form(lang: Lang, f: &Filters) -> String {
         EventKind::ALL,
         f.kind.as_deref(),
         EventKind::as_str,
-        |k| match lang {
-            Lang::Ja => k.label_ja().to_owned(),
-            Lang::En => k.as_str().to_owned(),
-        },
+        |k| labels::event_kind(lang, k),
         M::Any.get(lang),
     );
     let outcomes = options(
         Outcome::ALL,
         f.outcome.as_deref(),
         Outcome::as_str,
-        |o| match lang {
-            Lang::Ja => o.label_ja().to_owned(),
-            Lang::En => o.as_str().to_owned(),
-        },
+        |o| labels::outcome(lang, o),
         M::Any.get(lang),
     );
     let zones = options(
         &["trusted", "external"][..],
         f.zone.as_deref(),
         |z| z,
-        |z| z.to_owned(),
+        |z| labels::zone(lang, z),
         M::Any.get(lang),
     );
     format!(
@@ -211,14 +170,8 @@ fn filter_form(lang: Lang, f: &Filters) -> String {
 
 fn row_html(lang: Lang, r: &AuditRecord) -> String {
     let e = &r.event;
-    let kind = match lang {
-        Lang::Ja => e.kind.label_ja(),
-        Lang::En => e.kind.as_str(),
-    };
-    let outcome = match lang {
-        Lang::Ja => e.outcome.label_ja(),
-        Lang::En => e.outcome.as_str(),
-    };
+    let kind = labels::event_kind(lang, e.kind);
+    let outcome = labels::outcome(lang, e.outcome);
     let subject = e.subject.as_deref().unwrap_or("");
     let user = if subject.is_empty() {
         String::new()
@@ -230,17 +183,28 @@ fn row_html(lang: Lang, r: &AuditRecord) -> String {
             esc(subject)
         )
     };
-    let zone = e.detail.get("zone").and_then(|z| z.as_str()).unwrap_or("");
+    let zone = e
+        .detail
+        .get("zone")
+        .and_then(|z| z.as_str())
+        .map(|z| labels::zone(lang, z))
+        .unwrap_or_default();
+    // The zone has its own column; the rest of the detail is listed field by field.
+    let mut rest = e.detail.clone();
+    if let Some(map) = rest.as_object_mut() {
+        map.remove("zone");
+    }
     format!(
-        "<tr><td>{}</td><td><time datetime=\"{t}\">{t}</time></td><td>{}</td><td>{}</td><td>{user}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+        "<tr><td>{}</td><td><time datetime=\"{}\">{}</time></td><td>{}</td><td>{}</td><td>{user}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         r.seq,
-        esc(kind),
-        esc(outcome),
+        esc(&r.at_text),
+        esc(&crate::clock::to_jst_display(r.at)),
+        esc(&kind),
+        esc(&outcome),
         esc(e.actor.as_deref().unwrap_or("")),
-        esc(zone),
+        esc(&zone),
         esc(e.ip.as_deref().unwrap_or("")),
-        esc(&serde_json::to_string(&e.detail).unwrap_or_default()),
-        t = esc(&r.at_text),
+        labels::detail(lang, &rest),
     )
 }
 
@@ -251,9 +215,10 @@ pub async fn get_audit(
 ) -> Response {
     let lang = Lang::choose(f.lang.as_deref(), &headers);
     let csrf = Csrf::for_request(&state, &headers);
-    if let Err(r) = auditor(&state, &headers, lang, &csrf).await {
-        return r;
-    }
+    let session = match enter(&state, &headers, lang, &csrf, DOOR).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let query = AuditQuery {
         before_seq: f.before,
         limit: Some(PAGE),
@@ -301,6 +266,7 @@ pub async fn get_audit(
             report.verified_up_to
         )
     };
+    let chain_line = format!("{chain_line}{}", checkpoint_line(&state, lang).await);
     let body_rows: String = rows.iter().map(|r| row_html(lang, r)).collect();
     let older = match rows.last() {
         Some(last) if rows.len() as u64 == PAGE => format!(
@@ -352,9 +318,41 @@ pub async fn get_audit(
     };
     html(
         StatusCode::OK,
-        document(lang, M::AuditTitle, &here, &body),
+        console(lang, M::AuditTitle, &here, &session.roles, &body),
         &csrf,
     )
+}
+
+/// The last signed checkpoint, and why the signer could not sign, if so.
+async fn checkpoint_line(state: &AppState, lang: Lang) -> String {
+    let status = state.signer.as_ref().map(|s| s.status());
+    let last = state.stores.audit.last_checkpoint().await.ok().flatten();
+    let problem = state
+        .audit_key_problem
+        .clone()
+        .or_else(|| status.and_then(|s| s.refused.or(s.file_error)));
+    let mut out = match last {
+        Some(c) => format!(
+            r#"<p class="checkpoint" id="checkpoint">{}: {} {} · {} · <code>{}</code></p>"#,
+            esc(M::LastCheckpoint.get(lang)),
+            esc(M::Seq.get(lang)),
+            c.seq,
+            esc(&crate::clock::readable(&c.at)),
+            esc(&c.key_id)
+        ),
+        None => format!(
+            r#"<p class="checkpoint" id="checkpoint">{}</p>"#,
+            esc(M::NoCheckpoint.get(lang))
+        ),
+    };
+    if let Some(p) = problem {
+        out.push_str(&format!(
+            r#"<p class="error">{}: {}</p>"#,
+            esc(M::CheckpointProblem.get(lang)),
+            esc(&p)
+        ));
+    }
+    out
 }
 
 /// The filtered view as CSV (all matching rows, oldest first), headers in the page language.
@@ -365,7 +363,7 @@ pub async fn get_export(
 ) -> Response {
     let lang = Lang::choose(f.lang.as_deref(), &headers);
     let csrf = Csrf::for_request(&state, &headers);
-    if let Err(r) = auditor(&state, &headers, lang, &csrf).await {
+    if let Err(r) = enter(&state, &headers, lang, &csrf, DOOR).await {
         return r;
     }
     let export_lang = match lang {

@@ -157,6 +157,15 @@ messages! {
     TerminalDone => "この端末を登録しました。共用のブラウザーでは利用者ごとにサインアウトしてください。", "This terminal is registered. On a shared browser, each person signs out when done.";
     TerminalLinkInvalid => "この登録リンクは無効か、使用済みか、期限切れです。情報システム担当者に新しいリンクを依頼してください。", "This enrolment link is unknown, used or expired. Ask IT for a new one.";
     AuditTitle => "監査ログ", "Audit log";
+    ReportTitle => "ガイドライン対応状況報告書", "Guideline compliance report";
+    NavLabel => "メニュー", "Menu";
+    PrintReport => "印刷・PDFに保存するには、ブラウザーの印刷を使ってください。", "To print or save as PDF, use the browser's print command.";
+    ReportJson => "JSON（機械可読）", "JSON (machine-readable)";
+    ReportCsv => "CSV（表計算）", "CSV (spreadsheet)";
+    ReportOnly => "この報告書は監査担当（auditor）またはシステム管理者（it_admin）のみ閲覧できます。", "Only auditors (auditor) and IT administrators (it_admin) can read this report.";
+    LastCheckpoint => "最新の署名付きチェックポイント", "Last signed checkpoint";
+    NoCheckpoint => "署名付きチェックポイントはまだありません。", "No signed checkpoint yet.";
+    CheckpointProblem => "チェックポイントの問題", "Checkpoint problem";
     AuditorOnly => "このページは監査担当者（auditor）だけが見られます。", "Only auditors can see this page.";
     Any => "すべて", "Any";
     EventType => "種別", "Event";

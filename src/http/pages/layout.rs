@@ -46,6 +46,68 @@ pub fn q(s: &str) -> String {
 /// A whole document. `here` is the path and query of this page without `lang`, for the
 /// language switch.
 pub fn document(lang: Lang, title: M, here: &str, body: &str) -> String {
+    frame(lang, title, here, "", "", body)
+}
+
+/// The consoles' pages, in the order of the navigation bar, and the roles that open them
+/// (none: any signed-in account).
+const CONSOLE: &[(&str, M, &[&str])] = &[
+    ("/account", M::AccountTitle, &[]),
+    ("/audit", M::AuditTitle, &["auditor"]),
+    ("/report", M::ReportTitle, &["auditor", "it_admin"]),
+    ("/admin", M::AdminTitle, &["it_admin"]),
+    ("/admin/devices", M::DevicesTitle, &["it_admin"]),
+    ("/admin/vendors", M::VendorsTitle, &["it_admin"]),
+];
+
+/// One navigation bar for every console page: the pages `roles` may open, the current one
+/// marked.
+pub fn nav(lang: Lang, roles: &[String], here: &str) -> String {
+    let path = here.split('?').next().unwrap_or(here);
+    let items: String = CONSOLE
+        .iter()
+        .filter(|(_, _, need)| need.is_empty() || need.iter().any(|r| roles.iter().any(|x| x == r)))
+        .map(|(href, m, _)| {
+            let current = if *href == path {
+                r#" aria-current="page""#
+            } else {
+                ""
+            };
+            format!(
+                r#"<li><a href="{href}?lang={}"{current}>{}</a></li>"#,
+                lang.code(),
+                esc(m.get(lang))
+            )
+        })
+        .collect();
+    format!(
+        r#"<nav class="site" aria-label="{}"><ul>{items}</ul></nav>"#,
+        esc(M::NavLabel.get(lang))
+    )
+}
+
+/// A console page: the document with the navigation bar for the signed-in roles.
+pub fn console(lang: Lang, title: M, here: &str, roles: &[String], body: &str) -> String {
+    frame(lang, title, here, &nav(lang, roles, here), "", body)
+}
+
+/// The same with an extra stylesheet (the report's).
+pub fn console_with_style(
+    lang: Lang,
+    title: M,
+    here: &str,
+    roles: &[String],
+    styles: &[&str],
+    body: &str,
+) -> String {
+    let links: String = styles
+        .iter()
+        .map(|s| format!(r#"<link rel="stylesheet" href="{}">"#, esc(s)))
+        .collect();
+    frame(lang, title, here, &nav(lang, roles, here), &links, body)
+}
+
+fn frame(lang: Lang, title: M, here: &str, nav: &str, head: &str, body: &str) -> String {
     let sep = if here.contains('?') { '&' } else { '?' };
     format!(
         r#"<!doctype html>
@@ -57,10 +119,12 @@ pub fn document(lang: Lang, title: M, here: &str, body: &str) -> String {
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/portal.css">
 <script src="/static/webauthn.js" defer></script>
+{head}
 </head>
 <body>
 <header><span class="brand">関守 Sekimori</span>
 <a class="lang" href="{here}{sep}lang={other}" hreflang="{other}" lang="{other}">{other_name}</a></header>
+{nav}
 <main>
 <h1>{title}</h1>
 {body}

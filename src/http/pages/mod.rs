@@ -10,9 +10,12 @@ pub mod admin_vendors;
 pub mod audit;
 pub mod banner;
 pub mod device;
+pub mod guard;
 pub mod i18n;
+pub mod labels;
 pub mod layout;
 pub mod login;
+pub mod report;
 pub mod terminal;
 pub(crate) mod views;
 

@@ -2,6 +2,7 @@
 //! processes (the server and a CLI command) never fork the chain.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::Row as _;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
@@ -9,6 +10,7 @@ use uuid::Uuid;
 use super::{SqliteStore, map_err};
 use crate::account::FacilityId;
 use crate::audit::chain::{GENESIS, row_hash};
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditEvent, AuditRecord, EventKind, Outcome, PendingRecord};
 use crate::clock::{from_millis, to_millis};
 use crate::store::{AuditQuery, AuditStore, StoreError};
@@ -147,5 +149,83 @@ impl AuditStore for SqliteStore {
             .push_bind(q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)));
         let rows = b.build().fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(record_from_row).collect()
+    }
+
+    async fn add_checkpoint(&self, c: &Checkpoint) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(c.seq)
+        .bind(&c.hash)
+        .bind(&c.at)
+        .bind(&c.key_id)
+        .bind(&c.signature)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        sqlx::query_as::<_, (i64, String, String, String, String)>(
+            "SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)
+        .map(|rows| rows.into_iter().map(checkpoint_from).collect())
+    }
+
+    async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        sqlx::query_as::<_, (i64, String, String, String, String)>(
+            "SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)
+        .map(|row| row.map(checkpoint_from))
+    }
+
+    async fn delivered_seq(&self, target: &str) -> Result<i64, StoreError> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT delivered_seq FROM audit_forwarding WHERE target = ?1")
+                .bind(target)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn set_delivered_seq(
+        &self,
+        target: &str,
+        seq: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_forwarding (target, delivered_seq, updated_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (target) DO UPDATE SET \
+             delivered_seq = max(delivered_seq, excluded.delivered_seq), updated_ms = excluded.updated_ms",
+        )
+        .bind(target)
+        .bind(seq)
+        .bind(to_millis(at))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+fn checkpoint_from(
+    (seq, hash, at, key_id, signature): (i64, String, String, String, String),
+) -> Checkpoint {
+    Checkpoint {
+        seq,
+        hash,
+        at,
+        key_id,
+        signature,
     }
 }

@@ -19,7 +19,9 @@ step() { printf '\n==> %s\n' "$*"; }
 # its virtual authenticator, driven by playwright-core from tests/e2e) and fonts-noto-cjk
 # (Japanese text in the browser's screenshots), libpam0g-dev (links the PAM module),
 # pamtester, openssh-server and python3-paramiko (the PAM module through libpam and a real
-# sshd), openssl (a test CA for the module over TLS).
+# sshd), openssl (a test CA for the module over TLS), rsyslog (the collector of the audit
+# log's off-box copy), poppler-utils (the printed report's PDF pages as PNG, and their text)
+# and python3-jsonschema (the report's JSON against its schema).
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -36,6 +38,9 @@ command -v pamtester >/dev/null 2>&1 || need+=(pamtester)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server openssh-client)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 /usr/bin/python3 -c 'import paramiko' >/dev/null 2>&1 || need+=(python3-paramiko)
+[ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+/usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${need[*]}"

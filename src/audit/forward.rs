@@ -321,17 +321,7 @@ impl Forwarder {
                     0
                 }
             };
-            let newest = self
-                .store
-                .query_audit(&AuditQuery {
-                    limit: Some(1),
-                    newest_first: true,
-                    ..AuditQuery::default()
-                })
-                .await
-                .ok()
-                .and_then(|r| r.first().map(|r| r.seq))
-                .unwrap_or(0);
+            let newest = self.store.head_seq().await.unwrap_or(0);
             self.update(|s| {
                 s.delivered_seq = delivered;
                 s.head_seq = newest;

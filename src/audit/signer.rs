@@ -125,6 +125,16 @@ impl Signer {
 
     async fn sign_inner(&self, now: DateTime<Utc>) -> Result<Option<Checkpoint>, Error> {
         let last = self.store.last_checkpoint().await?;
+        // Checkpoints removed from the database are still in the file: never sign over them.
+        if let Some(f) = last_in_file(&self.file)?
+            && last.as_ref().is_none_or(|l| l.seq < f.seq)
+        {
+            return Err(Error::Invalid(format!(
+                "the checkpoint at row {} is in {} but not in the database: run `sekimori audit verify`",
+                f.seq,
+                self.file.display()
+            )));
+        }
         let mut v = match &last {
             Some(c) if !c.verifies_with(self.key.public_key()) => {
                 return Err(Error::Invalid(format!(
@@ -162,15 +172,7 @@ impl Signer {
             )));
         }
         let Some((seq, hash)) = head else {
-            let newest = self
-                .store
-                .query_audit(&AuditQuery {
-                    limit: Some(1),
-                    newest_first: true,
-                    ..AuditQuery::default()
-                })
-                .await?;
-            let newest = newest.first().map_or(0, |r| r.seq);
+            let newest = self.store.head_seq().await?;
             if newest < start {
                 return Err(Error::Invalid(format!(
                     "rows {}-{start} are missing after a signed checkpoint: run `sekimori audit verify`",
@@ -190,7 +192,7 @@ impl Signer {
 
     /// Append to the file every stored checkpoint newer than the file's last line.
     async fn sync_file(&self) -> Result<(), Error> {
-        let in_file = last_seq_in_file(&self.file)?;
+        let in_file = last_in_file(&self.file)?.map_or(0, |c| c.seq);
         let missing: Vec<Checkpoint> = self
             .store
             .checkpoints()
@@ -255,16 +257,7 @@ impl Signer {
 
     async fn is_due(&self, now: DateTime<Utc>, started: DateTime<Utc>) -> Result<bool, Error> {
         let last = self.store.last_checkpoint().await?;
-        let head = self
-            .store
-            .query_audit(&AuditQuery {
-                limit: Some(1),
-                newest_first: true,
-                ..AuditQuery::default()
-            })
-            .await?
-            .first()
-            .map_or(0, |r| r.seq);
+        let head = self.store.head_seq().await?;
         let (last_seq, since) = match &last {
             Some(c) => (
                 c.seq,
@@ -276,13 +269,13 @@ impl Signer {
     }
 }
 
-/// The seq of the file's last checkpoint (0 when the file is absent or empty). Reads only
-/// the tail: the file grows for years.
-pub fn last_seq_in_file(path: &Path) -> Result<i64, Error> {
+/// The file's last checkpoint (none when the file is absent or empty). Reads only the tail:
+/// the file grows for years.
+pub fn last_in_file(path: &Path) -> Result<Option<Checkpoint>, Error> {
     let io = |e| Error::io(format!("reading {}", path.display()), e);
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     };
     let len = f.metadata().map_err(io)?.len();
@@ -291,7 +284,7 @@ pub fn last_seq_in_file(path: &Path) -> Result<i64, Error> {
     let mut tail = String::new();
     f.read_to_string(&mut tail).map_err(io)?;
     let (cs, _) = parse_lines(&tail, Source::File);
-    Ok(cs.iter().map(|c| c.seq).max().unwrap_or(0))
+    Ok(cs.into_iter().max_by_key(|c| c.seq))
 }
 
 /// A file's checkpoints and the problems of its unreadable lines.
@@ -348,12 +341,12 @@ mod tests {
     fn the_tail_of_a_long_file_gives_its_last_seq() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cp.jsonl");
-        assert_eq!(last_seq_in_file(&path).unwrap(), 0);
+        assert_eq!(last_in_file(&path).unwrap(), None);
         let k = Ed25519Key::generate();
         let text: String = (1..=200)
             .map(|s| Checkpoint::sign(&k, s, "h", "2026-12-06T00:00:00.000+09:00").to_line() + "\n")
             .collect();
         std::fs::write(&path, text).unwrap();
-        assert_eq!(last_seq_in_file(&path).unwrap(), 200);
+        assert_eq!(last_in_file(&path).unwrap().map(|c| c.seq), Some(200));
     }
 }

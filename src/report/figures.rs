@@ -121,8 +121,8 @@ fn exemption(
     }
 }
 
-/// Coverage of today's live, non-service accounts on the first of each month (at most the
-/// last 12) and at the report's date: an account counts from its creation, covered from its
+/// Coverage of today's live, non-service accounts from the first one's creation (at most a
+/// year back), on the first of each month and at the report's date: an account counts from its creation, covered from its
 /// first second factor still enrolled.
 fn coverage_over_time(s: &Snapshot) -> Vec<CoveragePoint> {
     let people: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = s
@@ -138,15 +138,15 @@ fn coverage_over_time(s: &Snapshot) -> Vec<CoveragePoint> {
         return Vec::new();
     };
     let today = jst_date(s.as_of);
-    let mut month = jst_date(earliest).with_day(1).unwrap_or(today);
-    let year_ago = (today - Duration::days(365)).with_day(1).unwrap_or(today);
-    month = month.max(year_ago);
-    let mut dates = Vec::new();
-    while month <= today {
-        dates.push(month);
-        month = month
-            .checked_add_months(chrono::Months::new(1))
-            .unwrap_or(today + Duration::days(1));
+    // From the first account (at most a year back), then the first of each month.
+    let start = jst_date(earliest).max(today - Duration::days(365));
+    let mut dates = vec![start];
+    let mut month = start
+        .with_day(1)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(1)));
+    while let Some(m) = month.filter(|m| *m <= today) {
+        dates.push(m);
+        month = m.checked_add_months(chrono::Months::new(1));
     }
     if dates.last() != Some(&today) {
         dates.push(today);
@@ -218,13 +218,13 @@ fn settings(s: &Snapshot) -> Vec<Setting> {
         Setting {
             key: "password.min_length_with_second_factor",
             value: p.min_length_with_second_factor.to_string(),
-            floor: "8".into(),
+            floor: "≥ 8".into(),
             meets: p.min_length_with_second_factor >= 8,
         },
         Setting {
             key: "password.min_length_without_second_factor",
             value: p.min_length_without_second_factor.to_string(),
-            floor: "13".into(),
+            floor: "≥ 13".into(),
             meets: p.min_length_without_second_factor >= 13,
         },
         Setting {
@@ -240,7 +240,7 @@ fn settings(s: &Snapshot) -> Vec<Setting> {
         Setting {
             key: "password.history_depth",
             value: p.history_depth.to_string(),
-            floor: "1".into(),
+            floor: "≥ 1".into(),
             meets: p.history_depth >= 1,
         },
         Setting {
@@ -252,25 +252,25 @@ fn settings(s: &Snapshot) -> Vec<Setting> {
         Setting {
             key: "lockout.threshold",
             value: format!("{}/{}min", l.threshold, l.window.num_minutes()),
-            floor: "1".into(),
+            floor: "≥ 1".into(),
             meets: l.threshold >= 1 && l.base_lock > chrono::Duration::zero(),
         },
         Setting {
             key: "lockout.hard_threshold",
             value: l.hard_threshold.to_string(),
-            floor: "100".into(),
+            floor: "≤ 100".into(),
             meets: l.hard_threshold <= 100,
         },
         Setting {
             key: "session.idle_timeout_minutes",
             value: minutes(c.session.idle_timeout).to_string(),
-            floor: "60".into(),
+            floor: "≤ 60".into(),
             meets: minutes(c.session.idle_timeout) <= 60,
         },
         Setting {
             key: "session.absolute_timeout_hours",
             value: (c.session.absolute_timeout.as_secs() / 3600).to_string(),
-            floor: "24".into(),
+            floor: "≤ 24".into(),
             meets: c.session.absolute_timeout.as_secs() <= 24 * 3600,
         },
         Setting {
@@ -279,7 +279,7 @@ fn settings(s: &Snapshot) -> Vec<Setting> {
                 "argon2id m={} t={} p={}",
                 s.hash.memory_kib, s.hash.iterations, s.hash.parallelism
             ),
-            floor: "argon2id m=19456 t=2".into(),
+            floor: "argon2id m ≥ 19456, t ≥ 2".into(),
             meets: s.hash.memory_kib >= 19_456 && s.hash.iterations >= 2,
         },
     ]

@@ -103,7 +103,7 @@ fn accounts_table(caption: &str, list: &[AccountFigure], ja: bool, empty: &str) 
                 a.username.clone(),
                 a.display_name.clone(),
                 account_type(ja, &a.account_type),
-                a.roles.join(", "),
+                roles(ja, &a.roles),
                 if a.factors.is_empty() {
                     "—".into()
                 } else {
@@ -130,6 +130,25 @@ fn accounts_table(caption: &str, list: &[AccountFigure], ja: bool, empty: &str) 
         &rows,
         empty,
     )
+}
+
+fn exemption_kind(ja: bool, kind: &str) -> &'static str {
+    match kind {
+        "two_factor" => t(ja, "二要素の例外", "Two-factor exemption"),
+        _ => t(ja, "登録済み二要素の省略", "Enrolled factors optional"),
+    }
+}
+
+/// Role codes, with their Japanese labels in a Japanese report.
+fn roles(ja: bool, codes: &[String]) -> String {
+    codes
+        .iter()
+        .map(|c| match crate::account::Role::parse(c) {
+            Ok(r) if ja => r.label_ja().to_owned(),
+            _ => c.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join(if ja { "、" } else { ", " })
 }
 
 fn appendix(r: &GuidelineReport, ja: bool) -> String {
@@ -188,7 +207,7 @@ fn appendix(r: &GuidelineReport, ja: bool) -> String {
         .map(|e| {
             vec![
                 e.system.clone(),
-                e.kind.to_owned(),
+                exemption_kind(ja, e.kind).to_owned(),
                 e.until.clone(),
                 format!(
                     "{}{}",
@@ -305,7 +324,7 @@ fn appendix(r: &GuidelineReport, ja: bool) -> String {
         &[
             t(ja, "設定", "Setting"),
             t(ja, "値", "Value"),
-            t(ja, "基準", "Floor"),
+            t(ja, "基準", "Required"),
             t(ja, "判定", "Meets"),
         ],
         &settings,
@@ -342,12 +361,12 @@ pub fn body(r: &GuidelineReport) -> String {
         .collect();
     format!(
         r#"<article class="report" lang="{lang}">
-<header class="report-head">
+<div class="report-head">
 <p class="facility">{facility}</p>
 <p class="doc-title">{doc_title}</p>
 <p class="dates">{generated_l} {generated} · {as_of_l} {as_of}</p>
 <p class="counts">{met_l} <strong>{met}</strong> · {act_l} <strong>{act}</strong> · {na_l} <strong>{na}</strong></p>
-</header>
+</div>
 <section class="overview"><h2>{overview_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{item_l}</th><th scope="col">{title_l}</th><th scope="col">{status_l}</th></tr></thead><tbody>{overview}</tbody></table></div>
 <p class="deadline">{deadline}</p>

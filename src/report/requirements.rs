@@ -130,12 +130,12 @@ pub(super) fn length_evidence(b: &mut Builder, f: &Figures) {
         let mark = if s.meets { "✓" } else { "✗" };
         b.ev(
             format!("{ja}: {}（基準 {}）{mark}", s.value, s.floor),
-            format!("{en}: {} (floor {}) {mark}", s.value, s.floor),
+            format!("{en}: {} (required {}) {mark}", s.value, s.floor),
         );
         if !s.meets {
             b.act(
                 format!("[password] の設定を基準（{}）に合わせてください。", s.floor),
-                format!("Raise the [password] setting to the floor ({}).", s.floor),
+                format!("Bring the [password] setting to {}.", s.floor),
             );
         }
     }
@@ -255,9 +255,7 @@ fn g1(f: &Figures, ja: bool) -> Section {
             "Declare the systems behind the gateway in [systems.*].",
         );
     }
-    b.done(
-        "G-1",
-        REQ,
+    b.requirement(
         "G-1",
         &[],
         (
@@ -284,9 +282,7 @@ fn g2(f: &Figures, ja: bool) -> Section {
         "Passwords an administrator issues are one-time; no API ever returns a password.",
     );
     bootstrap(&mut b, f);
-    b.done(
-        "G-2",
-        REQ,
+    b.requirement(
         "G-2",
         &["G-19"],
         (
@@ -319,12 +315,12 @@ fn setting_line(b: &mut Builder, f: &Figures, key: &str, ja: &str, en: &str) {
         let mark = if s.meets { "✓" } else { "✗" };
         b.ev(
             format!("{ja}: {}（基準 {}）{mark}", s.value, s.floor),
-            format!("{en}: {} (floor {}) {mark}", s.value, s.floor),
+            format!("{en}: {} (required {}) {mark}", s.value, s.floor),
         );
         if !s.meets {
             b.act(
                 format!("{key} を基準（{}）に合わせてください。", s.floor),
-                format!("Bring {key} to the floor ({}).", s.floor),
+                format!("Bring {key} to {}.", s.floor),
             );
         }
     }
@@ -337,9 +333,7 @@ fn g3(f: &Figures, ja: bool) -> Section {
         "パスワードは不可逆変換（argon2id、利用者ごとのソルト）でのみ保存します。",
         "Passwords are stored only as irreversible argon2id hashes with a per-user salt.",
     );
-    b.done(
-        "G-3",
-        REQ,
+    b.requirement(
         "G-3",
         &[],
         ("パスワードの不可逆変換", "Passwords stored irreversibly"),
@@ -352,9 +346,7 @@ fn g4(f: &Figures, ja: bool) -> Section {
         format!("直近365日のパスワード再発行: {}件。すべて実施者と理由（本人確認の方法）を記録しています。", f.password_resets_365_days),
         format!("Password resets in the last 365 days: {}; each records who did it and why (how identity was verified).", f.password_resets_365_days),
     );
-    b.done(
-        "G-4",
-        REQ,
+    b.requirement(
         "G-4",
         &[],
         (
@@ -380,9 +372,7 @@ fn g6(ja: bool, score: u8, blocklist: usize) -> Section {
             "Set [password] min_score to 3 or more.",
         );
     }
-    b.done(
-        "G-6",
-        REQ,
+    b.requirement(
         "G-6",
         &[],
         (
@@ -418,13 +408,7 @@ fn g8(f: &Figures, ja: bool) -> Section {
         format!("直近30日: サインイン失敗 {fails}件、ロック {locks}件（院外からの失敗で院内端末がロックされない設計）"),
         format!("Last 30 days: {fails} failed sign-ins, {locks} locks (failures from outside cannot lock out clinic terminals)"),
     );
-    b.done(
-        "G-8",
-        REQ,
-        "G-8",
-        &[],
-        ("アカウントロック", "Account lockout"),
-    )
+    b.requirement("G-8", &[], ("アカウントロック", "Account lockout"))
 }
 
 fn g9(f: &Figures, ja: bool) -> Section {
@@ -443,9 +427,7 @@ fn g9(f: &Figures, ja: bool) -> Section {
             f.accounts.compromised
         ),
     );
-    b.done(
-        "G-9",
-        REQ,
+    b.requirement(
         "G-9",
         &["checklist-2-7"],
         (
@@ -475,13 +457,7 @@ fn g11(f: &Figures, ja: bool) -> Section {
         "セッションは端末（ブラウザー）に結び付き、二要素を使ったかどうか（amr）を発行する証明に記載します。",
         "Sessions are bound to the browser that signed in; assertions carry how it signed in (amr).",
     );
-    b.done(
-        "G-11",
-        REQ,
-        "G-11",
-        &[],
-        ("セッションの管理", "Sessions bounded"),
-    )
+    b.requirement("G-11", &[], ("セッションの管理", "Sessions bounded"))
 }
 
 fn g13(f: &Figures, ja: bool) -> Section {
@@ -520,9 +496,7 @@ fn g13(f: &Figures, ja: bool) -> Section {
             );
         }
     }
-    b.done(
-        "G-13",
-        REQ,
+    b.requirement(
         "G-13",
         &[],
         ("非常時用アカウント", "Emergency (break-glass) accounts"),
@@ -571,9 +545,7 @@ fn g16(f: &Figures, ja: bool) -> Section {
         "管理者・保守業者・非常時用のアカウントは常に二要素が必要です（方針 privileged-accounts-two-factor）。",
         "Administrator, vendor and emergency accounts always need a second factor (policy privileged-accounts-two-factor).",
     );
-    b.done(
-        "G-16",
-        REQ,
+    b.requirement(
         "G-16",
         &["checklist-2-4"],
         ("管理者権限の明確化", "Administrator rights identified"),
@@ -614,9 +586,7 @@ fn g18(f: &Figures, ja: bool) -> Section {
             );
         }
     }
-    b.done(
-        "G-18",
-        REQ,
+    b.requirement(
         "G-18",
         &[],
         ("保守要員の専用アカウント", "Vendor maintenance accounts"),
@@ -635,9 +605,7 @@ fn g19(f: &Figures, ja: bool) -> Section {
             f.accounts.must_change_password
         ),
     );
-    b.done(
-        "G-19",
-        REQ,
+    b.requirement(
         "G-19",
         &["G-2"],
         (
@@ -664,9 +632,7 @@ fn g21(f: &Figures, ja: bool) -> Section {
             "Give the person who reviews the logs the auditor role.",
         );
     }
-    b.done(
-        "G-21",
-        REQ,
+    b.requirement(
         "G-21",
         &["checklist-2-6"],
         (
@@ -679,9 +645,7 @@ fn g21(f: &Figures, ja: bool) -> Section {
 fn g22(f: &Figures, ja: bool) -> Section {
     let mut b = Builder::new(ja);
     chain_evidence(&mut b, f);
-    b.done(
-        "G-22",
-        REQ,
+    b.requirement(
         "G-22",
         &["checklist-2-6"],
         (
@@ -697,9 +661,7 @@ fn g23(f: &Figures, ja: bool) -> Section {
         format!("記録の時刻はサーバーの時計で、日本時間（+09:00）付きで保存します。最新の記録: {}", f.audit.last_row_at.as_deref().map_or("—".to_owned(), readable)),
         format!("Times come from the server's clock and are stored in JST with the offset (+09:00). Newest row: {}", f.audit.last_row_at.as_deref().map_or("—".to_owned(), readable)),
     );
-    b.done(
-        "G-23",
-        REQ,
+    b.requirement(
         "G-23",
         &["checklist-2-6"],
         ("信頼できる時刻", "Trusted time in logs"),
@@ -713,9 +675,7 @@ fn g26(f: &Figures, ja: bool) -> Section {
         "機器の資格情報は登録ごとに生成し、ハッシュでのみ保存します（sekimori device rotate-credential で更新）。",
         "Device credentials are generated per registration and stored only as hashes (renewed with sekimori device rotate-credential).",
     );
-    b.done(
-        "G-26",
-        REQ,
+    b.requirement(
         "G-26",
         &[],
         ("出荷時パスワードの変更", "No factory default passwords"),
@@ -737,13 +697,7 @@ fn g27(ja: bool, public_url: &str) -> Section {
             "Serve it over TLS (https); when a proxy terminates TLS, set public_url to https.",
         );
     }
-    b.done(
-        "G-27",
-        REQ,
-        "G-27",
-        &[],
-        ("通信の保護と相互認証", "Protected channels"),
-    )
+    b.requirement("G-27", &[], ("通信の保護と相互認証", "Protected channels"))
 }
 
 /// Inputs the figures do not carry.
@@ -760,9 +714,7 @@ pub fn requirements(f: &Figures, ja: bool, extra: &Extra, checklist: &[Section])
     let mut out = vec![g1(f, ja), g2(f, ja), g3(f, ja), g4(f, ja)];
     let mut g5 = Builder::new(ja);
     length_evidence(&mut g5, f);
-    out.push(g5.done(
-        "G-5",
-        REQ,
+    out.push(g5.requirement(
         "G-5",
         &["checklist-2-7"],
         ("パスワードの桁数", "Password length"),
@@ -770,9 +722,7 @@ pub fn requirements(f: &Figures, ja: bool, extra: &Extra, checklist: &[Section])
     out.push(g6(ja, extra.min_score, extra.blocklist_entries));
     let mut g7 = Builder::new(ja);
     reuse_evidence(&mut g7, f);
-    out.push(g7.done(
-        "G-7",
-        REQ,
+    out.push(g7.requirement(
         "G-7",
         &["checklist-2-8"],
         ("パスワードの使い回し禁止", "Password reuse prohibited"),

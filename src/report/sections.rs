@@ -45,6 +45,11 @@ impl Builder {
         self.status = Status::NotApplicable;
     }
 
+    /// A requirement's section: numbered by its id.
+    pub fn requirement(self, id: &str, refs: &[&str], titles: (&str, &str)) -> Section {
+        self.done(id, "requirement", id, refs, titles)
+    }
+
     pub fn done(
         self,
         id: &str,

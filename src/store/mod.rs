@@ -327,6 +327,17 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     /// Append one row to the chain; returns once it is committed.
     async fn append_audit(&self, pending: PendingRecord) -> Result<AuditRecord, StoreError>;
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest row's seq (0 for an empty log).
+    async fn head_seq(&self) -> Result<i64, StoreError> {
+        let newest = self
+            .query_audit(&AuditQuery {
+                limit: Some(1),
+                newest_first: true,
+                ..AuditQuery::default()
+            })
+            .await?;
+        Ok(newest.first().map_or(0, |r| r.seq))
+    }
     /// Store a signed checkpoint; false when one for that row is already stored.
     async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<bool, StoreError>;
     /// Every checkpoint, oldest first.

@@ -30,7 +30,7 @@ async fn seeded(rows: u32) -> Env {
 
 /// What an attacker with write access to the file starts with: a connection of their own
 /// and the append-only triggers dropped.
-async fn attacker_pool(env: &Env) -> sqlx::SqlitePool {
+pub async fn attacker_pool(env: &Env) -> sqlx::SqlitePool {
     let url = format!("sqlite://{}", env.db_path().display());
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
@@ -38,8 +38,8 @@ async fn attacker_pool(env: &Env) -> sqlx::SqlitePool {
         .await
         .unwrap();
     for drop in [
-        "DROP TRIGGER audit_log_no_update",
-        "DROP TRIGGER audit_log_no_delete",
+        "DROP TRIGGER IF EXISTS audit_log_no_update",
+        "DROP TRIGGER IF EXISTS audit_log_no_delete",
     ] {
         sqlx::query(drop).execute(&pool).await.unwrap();
     }

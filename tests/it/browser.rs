@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::process::Gateway;
 use crate::support::{Env, text};
 
-fn node_modules_ready() -> std::path::PathBuf {
+pub fn node_modules_ready() -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
@@ -19,7 +19,7 @@ fn node_modules_ready() -> std::path::PathBuf {
 
 /// Run a browser script with `vars`; its JSON summary. A failed run panics with the summary,
 /// the script's stderr and the newest audit rows.
-fn browser_run(
+pub fn browser_run(
     env: &Env,
     e2e: &std::path::Path,
     script: &str,
@@ -53,7 +53,7 @@ fn browser_run(
 
 /// A gateway whose public URL is `http://localhost:PORT` (a secure context for WebAuthn
 /// without TLS), plus `vars`; and that URL.
-fn on_localhost(env: &Env, vars: &[(&str, &str)]) -> (Gateway, String) {
+pub fn on_localhost(env: &Env, vars: &[(&str, &str)]) -> (Gateway, String) {
     let port = crate::process::free_port();
     let url = format!("http://localhost:{port}");
     let mut all = vec![("SEKIMORI__SERVER__PUBLIC_URL", url.as_str())];
@@ -62,7 +62,7 @@ fn on_localhost(env: &Env, vars: &[(&str, &str)]) -> (Gateway, String) {
 }
 
 /// The names of the steps a run reported.
-fn steps(summary: &serde_json::Value) -> Vec<String> {
+pub fn steps(summary: &serde_json::Value) -> Vec<String> {
     summary["steps"]
         .as_array()
         .unwrap()

@@ -221,8 +221,8 @@ impl Signer {
             .map_err(io)
     }
 
-    /// Sign when due, on every new row and at least every 30 s; and once more when the
-    /// gateway stops (`shutdown`).
+    /// Sign when due (looked at a second after new rows, and at least every 30 s), and once
+    /// more when the gateway stops (`shutdown`).
     pub fn spawn(
         self: Arc<Self>,
         clock: Arc<dyn Clock>,
@@ -244,7 +244,8 @@ impl Signer {
                     Err(e) => tracing::warn!(error = %e, "checking whether a checkpoint is due"),
                 }
                 tokio::select! {
-                    _ = head.changed() => {}
+                    // A burst of rows is looked at once, a second later, not row by row.
+                    _ = head.changed() => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
                     _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
                     _ = shutdown.changed() => {
                         let _ = self.sign_now(clock.now()).await;

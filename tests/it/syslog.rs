@@ -206,3 +206,73 @@ fn every_row_reaches_rsyslog_in_order_and_none_is_lost_while_it_is_down() {
         "{resent} lines after a restart: only the unconfirmed tail is sent again"
     );
 }
+
+/// The datagram targets: the local socket and UDP. Each row is one datagram carrying its seq.
+#[tokio::test]
+async fn rows_reach_a_local_socket_and_a_udp_collector() {
+    for transport in ["unix", "udp"] {
+        let env = Env::new();
+        let sock = env.dir.path().join("log.sock");
+        let (target, unix, udp) = if transport == "unix" {
+            let s = tokio::net::UnixDatagram::bind(&sock).unwrap();
+            (format!("unix://{}", sock.display()), Some(s), None)
+        } else {
+            let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let port = s.local_addr().unwrap().port();
+            (format!("udp://127.0.0.1:{port}"), None, Some(s))
+        };
+        let state = env
+            .state_with(&format!("[audit]\nsyslog = \"{target}\"\n"))
+            .await;
+        let tasks = state.spawn_audit_tasks();
+        for n in 0..3 {
+            state
+                .auditor
+                .record(
+                    sekimori::audit::AuditEvent::new(
+                        state.config.facility.id.clone(),
+                        sekimori::audit::EventKind::LoginAttempt,
+                        sekimori::audit::Outcome::Failure,
+                    )
+                    .subject(format!("user{n}")),
+                )
+                .await
+                .unwrap();
+        }
+        let mut seqs = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while seqs.len() < 3 {
+            let n = tokio::time::timeout(Duration::from_secs(10), async {
+                match (&unix, &udp) {
+                    (Some(u), _) => u.recv(&mut buf).await.unwrap(),
+                    (_, Some(u)) => u.recv(&mut buf).await.unwrap(),
+                    _ => unreachable!(),
+                }
+            })
+            .await
+            .unwrap_or_else(|_| panic!("{transport}: no datagram"));
+            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+            assert!(line.starts_with("<85>1 "), "{transport}: {line}");
+            let seq = line
+                .split(" seq=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            seqs.push(seq.parse::<i64>().unwrap());
+        }
+        assert_eq!(seqs, [1, 2, 3], "{transport}");
+        // The mark follows the send.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while state.stores.audit.delivered_seq(&target).await.unwrap() < 3 {
+            assert!(
+                Instant::now() < deadline,
+                "{transport}: datagrams count as delivered when sent"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tasks.stop(Duration::from_secs(5)).await;
+        state.close().await;
+    }
+}

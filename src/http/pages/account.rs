@@ -73,7 +73,7 @@ pub async fn get_account(
                 r#"<tr><td>{kind}</td><td>{label}</td><td>{created}</td><td>{used}</td>
 <td><form method="post" action="/account" class="inline">{h}<input type="hidden" name="id" value="{id}"><label for="label-{id}">{name_l}</label><input id="label-{id}" name="label" value="{label}" maxlength="64"><button type="submit">{rename}</button></form>
 <form method="post" action="/account" class="inline">{h2}<input type="hidden" name="id" value="{id}"><label for="pw-{id}">{pw_l}</label><input id="pw-{id}" name="password" type="password" autocomplete="current-password" required><button type="submit">{remove}</button></form></td></tr>"#,
-                kind = esc(&f.kind),
+                kind = esc(&super::labels::factor_kind(lang, &f.kind)),
                 label = esc(&f.label),
                 created = esc(&crate::clock::to_jst_display(f.created_at)),
                 used = esc(&f.last_used_at.map(crate::clock::to_jst_display).unwrap_or_else(|| "-".into())),

@@ -89,6 +89,7 @@ struct Row {
 }
 
 async fn row(state: &AppState, account: Account, lang: Lang) -> Row {
+    let label = |k: &str| labels::factor_kind(lang, k);
     let list = state
         .stores
         .factors
@@ -98,7 +99,7 @@ async fn row(state: &AppState, account: Account, lang: Lang) -> Row {
     let factors = list
         .iter()
         .filter(|f| f.kind != crate::recovery::KIND && f.kind != crate::emergency::KIND)
-        .map(|f| f.kind.clone())
+        .map(|f| label(&f.kind))
         .collect();
     let recovery = list.iter().filter(|f| f.kind == "recovery").count();
     let locked = match state.admin.lock_state(account.username.as_str()).await {

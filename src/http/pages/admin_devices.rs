@@ -32,17 +32,17 @@ fn device_row(lang: Lang, csrf: &Csrf, d: &Device) -> String {
         (DeviceKind::Terminal, false) => t(M::NotBound),
         _ => "-".to_owned(),
     };
-    let (kind, status) = match lang {
-        Lang::Ja => (d.kind.label_ja(), d.status.label_ja()),
-        Lang::En => (d.kind.as_str(), d.status.as_str()),
-    };
+    let (kind, status) = (
+        super::labels::device_kind(lang, d.kind),
+        super::labels::device_status(lang, d.status),
+    );
     format!(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         esc(&d.name),
-        esc(kind),
+        esc(&kind),
         esc(&d.location),
         esc(&d.owner),
-        esc(status),
+        esc(&status),
         esc(&d
             .last_seen_at
             .map(crate::clock::to_jst_display)

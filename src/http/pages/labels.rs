@@ -37,6 +37,40 @@ pub fn outcome(lang: Lang, o: Outcome) -> String {
     }
 }
 
+pub fn device_kind(lang: Lang, k: crate::device::DeviceKind) -> String {
+    use crate::device::DeviceKind as K;
+    match lang {
+        Lang::Ja => k.label_ja().to_owned(),
+        Lang::En => match k {
+            K::Terminal => "Terminal".into(),
+            K::Server => "Server".into(),
+            K::Network => "Network device".into(),
+        },
+    }
+}
+
+pub fn device_status(lang: Lang, s: crate::device::DeviceStatus) -> String {
+    use crate::device::DeviceStatus as S;
+    match lang {
+        Lang::Ja => s.label_ja().to_owned(),
+        Lang::En => match s {
+            S::Active => "Active".into(),
+            S::Disabled => "Disabled".into(),
+        },
+    }
+}
+
+/// A second factor's kind as stored (`totp`, `webauthn`, …).
+pub fn factor_kind(lang: Lang, kind: &str) -> String {
+    match (kind, lang) {
+        ("totp", Lang::Ja) => "認証アプリ（TOTP）".into(),
+        ("totp", Lang::En) => "Authenticator app (TOTP)".into(),
+        ("webauthn", Lang::Ja) => "セキュリティキー・パスキー".into(),
+        ("webauthn", Lang::En) => "Security key or passkey".into(),
+        (other, _) => other.to_owned(),
+    }
+}
+
 /// `trusted` / `external` as 院内 / 院外 (Clinic network / Outside).
 pub fn zone(lang: Lang, z: &str) -> String {
     match (z, lang) {

@@ -14,7 +14,7 @@ use sekimori::clock::SystemClock;
 use sekimori::config::Config;
 use sekimori::crypto::SecretString;
 use sekimori::lockout::Zone;
-use sekimori::store::sqlite::OpenMode;
+use sekimori::store::sql::OpenMode;
 
 #[path = "../../tests/it/redis_server.rs"]
 mod redis_server;

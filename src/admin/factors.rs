@@ -62,3 +62,42 @@ impl AccountAdmin {
         Ok(removed)
     }
 }
+
+/// Seal every stored second-factor secret again with the newest sealing key; how many.
+pub async fn reseal(
+    state: &crate::app::AppState,
+    seal: &crate::crypto::seal_ring::SealRing,
+) -> Result<usize, Error> {
+    let mut n = 0;
+    for account in state.admin.list().await? {
+        for kind in ["totp", "webauthn"] {
+            let owner = crate::crypto::seal_ring::owner(account.id.0, kind);
+            for (id, sealed) in state
+                .stores
+                .factors
+                .factor_secrets(account.id, kind)
+                .await?
+            {
+                if seal.is_current(&sealed) {
+                    continue;
+                }
+                let plain = seal.open(&sealed, &owner).map_err(|e| {
+                    Error::Config(format!(
+                        "factor {id} of {} does not open: {e}",
+                        account.username
+                    ))
+                })?;
+                let again = seal
+                    .seal(plain.expose(), &owner)
+                    .map_err(|e| Error::Invalid(e.to_string()))?;
+                state
+                    .stores
+                    .factors
+                    .update_factor_secret(id, &again)
+                    .await?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}

@@ -3,7 +3,7 @@
 //! bootstrap admin. Each action is audited before it is reported done.
 
 pub mod bootstrap;
-mod factors;
+pub mod factors;
 mod live;
 pub mod review;
 
@@ -481,9 +481,15 @@ impl AccountAdmin {
             second_factor_required: true,
             expires_at: None,
         };
-        let (account, password) = self
+        let (account, password) = match self
             .create(new, InitialPassword::Generate, "system:bootstrap")
-            .await?;
+            .await
+        {
+            Ok(made) => made,
+            // Another gateway on the same database made it a moment ago.
+            Err(Error::AccountExists(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
         let password = password
             .ok_or_else(|| Error::Invalid("bootstrap password was not generated".into()))?;
         self.auditor

@@ -25,7 +25,7 @@ use crate::state::memory::MemoryState;
 use crate::state::redis::RedisState;
 use crate::state::remote::RemoteState;
 use crate::store::Stores;
-use crate::store::sqlite::{OpenMode, SqliteStore};
+use crate::store::sql::{OpenMode, SqlStore};
 use crate::totp::service::TotpService;
 use crate::webauthn::service::WebauthnService;
 
@@ -73,6 +73,8 @@ pub struct Services {
     pub totp: Option<TotpService>,
     /// WebAuthn ceremonies (absent, like TOTP, without the factor-sealing key).
     pub webauthn: Option<WebauthnService>,
+    /// The factor-sealing keys (absent in admin commands before the first start).
+    pub seal: Option<crate::crypto::seal_ring::SealRing>,
     /// Loaded by `serve` (and tests) only: CLI commands never create key files.
     pub assertions: Option<Arc<Assertions>>,
     /// The device register (機器台帳).
@@ -91,7 +93,7 @@ pub struct Services {
     pub audit_key_problem: Option<String>,
     /// The off-box copy to syslog (`[audit] syslog`); it runs in the gateway only.
     pub forwarder: Option<Arc<crate::audit::forward::Forwarder>>,
-    sqlite: Arc<SqliteStore>,
+    sql: Arc<SqlStore>,
 }
 
 impl AppState {
@@ -103,8 +105,8 @@ impl AppState {
     ) -> Result<Self, Error> {
         // Policies first: a gateway whose policies do not load must not start at all.
         let policy = Arc::new(load_policies(&config)?);
-        let sqlite = Arc::new(SqliteStore::open(&config.store.sqlite_path, mode).await?);
-        let stores = Stores::from_backend(sqlite.clone());
+        let sql = Arc::new(SqlStore::open_config(&config.store, mode).await?);
+        let stores = Stores::from_backend(sql.clone());
         let facility_name = if config.facility.name.is_empty() {
             config.facility.id.0.clone()
         } else {
@@ -187,10 +189,10 @@ impl AppState {
         // The factor-sealing key: created by the gateway, only read by admin commands.
         let key_path = &config.factors.seal_key_file;
         let seal = if mode == OpenMode::CreateAndMigrate || key_path.exists() {
-            Some(TotpService::load_key(
-                key_path,
-                mode == OpenMode::CreateAndMigrate,
-            )?)
+            Some(
+                TotpService::load_key(key_path, mode == OpenMode::CreateAndMigrate)?
+                    .with_reload(config.keys.reload_every),
+            )
         } else {
             None
         };
@@ -241,6 +243,7 @@ impl AppState {
             login,
             totp,
             webauthn,
+            seal,
             assertions: None,
             chain: Arc::default(),
             signer,
@@ -253,7 +256,7 @@ impl AppState {
                 std::time::Duration::from_secs(5),
                 100_000,
             )),
-            sqlite,
+            sql,
         })))
     }
 
@@ -267,12 +270,15 @@ impl AppState {
         let ring = KeyRing::load_or_create(&keys.dir, now, keys.rotate_after)?;
         let ttl = chrono::Duration::from_std(services.config.session.assertion_ttl)
             .unwrap_or(chrono::Duration::seconds(60));
-        services.assertions = Some(Arc::new(Assertions::new(
-            ring,
-            services.config.server.public_url.clone(),
-            ttl,
-            keys.rotate_after,
-        )));
+        services.assertions = Some(Arc::new(
+            Assertions::new(
+                ring,
+                services.config.server.public_url.clone(),
+                ttl,
+                keys.rotate_after,
+            )
+            .with_sharing(keys.reload_every, keys.activation),
+        ));
         Ok(self)
     }
 
@@ -299,7 +305,7 @@ impl AppState {
 
     /// Close the database cleanly (checkpoints the WAL).
     pub async fn close(&self) {
-        self.sqlite.close().await;
+        self.sql.close().await;
     }
 }
 

@@ -57,7 +57,7 @@ pub fn run(cmd: ConfigCommand, config: &Option<PathBuf>, lang: Lang) -> Result<(
                     "  listen: {}  public_url: {}",
                     c.server.listen, c.server.public_url
                 );
-                println!("  store: sqlite {}", c.store.sqlite_path.display());
+                println!("  store: {}", c.store.describe());
                 let p = &c.password.policy;
                 println!(
                     "  password: profile {:?}, min {} (2FA) / {} (no 2FA), max {}, history {}, strength >= {}",

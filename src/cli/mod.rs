@@ -11,12 +11,14 @@ mod device;
 mod emergency;
 mod factors;
 mod healthcheck;
+mod keys;
 mod output;
 mod policy;
 mod policy_access;
 mod report;
 mod serve;
 mod session;
+mod store;
 mod user;
 mod vendor;
 
@@ -31,7 +33,7 @@ use crate::clock::SystemClock;
 use crate::config::{Config, Sources};
 use crate::error::Error;
 use crate::store::StoreError;
-use crate::store::sqlite::OpenMode;
+use crate::store::sql::OpenMode;
 pub use output::Lang;
 
 #[derive(Debug, Parser)]
@@ -82,6 +84,12 @@ pub enum Command {
     /// Check policies and explain decisions.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Assertion signing keys and factor-sealing keys: list and rotate.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// The durable store: migrations, and copying one store into another.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Build the offline breach filter.
     #[command(subcommand)]
     Breach(breach::BreachCommand),
@@ -204,6 +212,8 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Emergency(c) => emergency::run(c, &cli.config, lang).await,
         Command::Audit(c) => audit::run(c, &cli.config, lang).await,
         Command::Report(c) => report::run(c, &cli.config, lang).await,
+        Command::Store(c) => store::run(c, &cli.config, lang).await,
+        Command::Keys(c) => keys::run(c, &cli.config, lang).await,
         Command::Breach(c) => breach::run(c),
         Command::Policy(c) => policy::run(c, &cli.config, lang).await,
         Command::Healthcheck { addr } => healthcheck::run(&cli.config, addr),

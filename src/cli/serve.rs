@@ -9,7 +9,7 @@ use super::{Failure, load_config};
 use crate::app::AppState;
 use crate::clock::SystemClock;
 use crate::config::LogFormat;
-use crate::store::sqlite::OpenMode;
+use crate::store::sql::OpenMode;
 
 fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(level)

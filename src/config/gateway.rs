@@ -82,6 +82,8 @@ impl Default for RawNetwork {
 pub struct RawKeys {
     pub dir: Option<PathBuf>,
     pub rotate_after_days: u64,
+    pub reload_seconds: u64,
+    pub activation_seconds: u64,
 }
 
 impl Default for RawKeys {
@@ -89,6 +91,8 @@ impl Default for RawKeys {
         Self {
             dir: None,
             rotate_after_days: 90,
+            reload_seconds: 10,
+            activation_seconds: 60,
         }
     }
 }
@@ -135,6 +139,11 @@ impl NetworkConfig {
 pub struct KeysConfig {
     pub dir: PathBuf,
     pub rotate_after: chrono::Duration,
+    /// How often a gateway reads the key directory again (keys other replicas made).
+    pub reload_every: std::time::Duration,
+    /// A new key is published at once and signs only this long after it was made, so every
+    /// replica (and the apps that fetch the JWKS) knows it before it is used.
+    pub activation: chrono::Duration,
 }
 
 fn in_range(
@@ -335,9 +344,25 @@ pub(super) fn keys(
         "the default is 90",
         problems,
     );
+    in_range(
+        "keys.reload_seconds",
+        raw.reload_seconds,
+        1..=3600,
+        "the default is 10",
+        problems,
+    );
+    in_range(
+        "keys.activation_seconds",
+        raw.activation_seconds,
+        0..=86_400,
+        "the default is 60; keep it above reload_seconds",
+        problems,
+    );
     KeysConfig {
         dir: raw.dir.clone().unwrap_or_else(|| data_dir.join("keys")),
         rotate_after: chrono::Duration::days(i64::try_from(raw.rotate_after_days).unwrap_or(90)),
+        reload_every: std::time::Duration::from_secs(raw.reload_seconds),
+        activation: chrono::Duration::seconds(i64::try_from(raw.activation_seconds).unwrap_or(60)),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod factors;
 pub mod gateway;
 pub mod raw;
+pub mod store;
 pub mod systems;
 mod url;
 mod validate;
@@ -28,6 +29,7 @@ pub use audit::{AuditConfig, SyslogTarget};
 pub use factors::{AttestationPolicy, FactorsConfig, WebauthnConfig};
 pub use gateway::{KeysConfig, LockoutConfig, NetworkConfig, SessionConfig};
 pub use raw::RawConfig;
+pub use store::{PostgresConfig, StoreBackend, StoreConfig};
 pub use systems::{Exemption, SystemConfig};
 
 /// The embedded default configuration.
@@ -82,11 +84,6 @@ pub struct ServerConfig {
     pub shutdown_grace_seconds: u64,
     /// Unix socket (0600) through which CLI commands reach the running gateway's state.
     pub control_socket: PathBuf,
-}
-
-#[derive(Debug, Clone)]
-pub struct StoreConfig {
-    pub sqlite_path: PathBuf,
 }
 
 /// Where short-lived state lives.

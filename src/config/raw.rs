@@ -10,6 +10,7 @@ pub use super::accounts::{RawAccounts, RawEmergency};
 pub use super::audit::RawAudit;
 pub use super::factors::{RawFactors, RawWebauthn};
 pub use super::gateway::{RawKeys, RawLockout, RawNetwork, RawSession};
+pub use super::store::RawStore;
 pub use super::systems::RawSystem;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -55,22 +56,6 @@ impl Default for RawServer {
             max_body_bytes: 16 * 1024,
             shutdown_grace_seconds: 10,
             control_socket: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RawStore {
-    pub backend: String,
-    pub sqlite_path: PathBuf,
-}
-
-impl Default for RawStore {
-    fn default() -> Self {
-        Self {
-            backend: "sqlite".into(),
-            sqlite_path: PathBuf::from("./data/sekimori.db"),
         }
     }
 }

@@ -10,7 +10,7 @@ use super::raw::RawConfig;
 use super::url::{is_local_host, url_host};
 use super::{
     Config, ConfigErrors, FacilityConfig, LogConfig, LogFormat, PasswordConfig, Problem,
-    ServerConfig, StateBackend, StoreConfig,
+    ServerConfig, StateBackend,
 };
 use crate::account::FacilityId;
 use crate::crypto::SecretString;
@@ -276,20 +276,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             "the default is 16384",
         ));
     }
-    if raw.store.backend != "sqlite" {
-        problems.push(problem(
-            "store.backend",
-            format!("unknown store backend `{}`", raw.store.backend),
-            "use \"sqlite\" (PostgreSQL support is planned behind the same store traits)",
-        ));
-    }
-    if raw.store.sqlite_path.as_os_str().is_empty() {
-        problems.push(problem(
-            "store.sqlite_path",
-            "is empty",
-            "e.g. ./data/sekimori.db",
-        ));
-    }
+    let store = super::store::store(&raw.store, &mut problems);
     let state =
         match raw.state.backend.as_str() {
             "memory" => StateBackend::Memory,
@@ -513,9 +500,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
                     .unwrap_or_else(|| data_dir.join("control.sock")),
             },
             state,
-            store: StoreConfig {
-                sqlite_path: raw.store.sqlite_path,
-            },
+            store,
             facility: FacilityConfig {
                 id: FacilityId(fid.to_owned()),
                 name: raw.facility.name,

@@ -5,6 +5,7 @@
 pub mod aead;
 pub mod ed25519;
 pub mod hash;
+pub mod seal_ring;
 pub mod secret;
 
 pub use secret::SecretString;

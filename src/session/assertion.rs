@@ -38,13 +38,20 @@ pub struct Claims {
 /// Tokens kept at most this many; the cache is cleared of expired ones when full.
 const CACHE_MAX: usize = 50_000;
 
+/// A token kept for (sid, audience): the token, its expiry, the key id that signed it.
+type Cached = (String, i64, String);
+
 #[derive(Debug)]
 pub struct Assertions {
     ring: RwLock<KeyRing>,
     issuer: String,
     ttl: Duration,
     rotate_after: Duration,
-    cache: RwLock<HashMap<(String, String), (String, i64)>>,
+    cache: RwLock<HashMap<(String, String), Cached>>,
+    /// Keys made by another replica are read from the shared directory this often.
+    reload_every: std::time::Duration,
+    activation: Duration,
+    loaded: std::sync::Mutex<std::time::Instant>,
 }
 
 impl Assertions {
@@ -55,6 +62,42 @@ impl Assertions {
             ttl,
             rotate_after,
             cache: RwLock::new(HashMap::new()),
+            reload_every: std::time::Duration::from_secs(10),
+            activation: Duration::zero(),
+            loaded: std::sync::Mutex::new(std::time::Instant::now()),
+        }
+    }
+
+    /// How often to read the key directory again, and how long a new key waits before it
+    /// signs.
+    pub fn with_sharing(mut self, reload_every: std::time::Duration, activation: Duration) -> Self {
+        self.reload_every = reload_every;
+        self.activation = activation;
+        self
+    }
+
+    fn reload_if_stale(&self) {
+        let stale = self
+            .loaded
+            .lock()
+            .map(|mut t| {
+                let stale = t.elapsed() >= self.reload_every;
+                if stale {
+                    *t = std::time::Instant::now();
+                }
+                stale
+            })
+            .unwrap_or(false);
+        if stale {
+            self.reload();
+        }
+    }
+
+    fn reload(&self) {
+        if let Ok(mut ring) = self.ring.write()
+            && let Err(e) = ring.reload()
+        {
+            tracing::warn!(error = %e, "reading the signing keys again failed");
         }
     }
 
@@ -71,22 +114,31 @@ impl Assertions {
     ) -> Result<String, Error> {
         let key = (session.sid.clone(), audience.to_owned());
         let fresh_until = now.timestamp() + self.ttl.num_seconds() / 2;
+        self.reload_if_stale();
+        // A token signed with a key that no longer signs is made again, so a rotation takes
+        // effect at once and not a token lifetime later.
+        let signing = self
+            .ring
+            .read()
+            .ok()
+            .and_then(|r| r.signing(now, self.activation).map(|k| k.kid.clone()));
         if let Ok(cache) = self.cache.read()
-            && let Some((jwt, exp)) = cache.get(&key)
+            && let Some((jwt, exp, kid)) = cache.get(&key)
             && *exp > fresh_until
+            && Some(kid) == signing.as_ref()
         {
             return Ok(jwt.clone());
         }
-        let (jwt, exp) = self.sign(session, audience, now)?;
+        let (jwt, exp, kid) = self.sign(session, audience, now)?;
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_MAX {
                 let t = now.timestamp();
-                cache.retain(|_, (_, exp)| *exp > t);
+                cache.retain(|_, (_, exp, _)| *exp > t);
                 if cache.len() >= CACHE_MAX {
                     cache.clear();
                 }
             }
-            cache.insert(key, (jwt.clone(), exp));
+            cache.insert(key, (jwt.clone(), exp, kid));
         }
         Ok(jwt)
     }
@@ -103,11 +155,11 @@ impl Assertions {
         s: &SessionRecord,
         audience: &str,
         now: DateTime<Utc>,
-    ) -> Result<(String, i64), Error> {
+    ) -> Result<(String, i64, String), Error> {
         self.rotate_if_due(now)?;
         let ring = self.ring.read().map_err(|_| Self::poisoned())?;
         let key = ring
-            .current()
+            .signing(now, self.activation)
             .ok_or_else(|| Error::Config("no signing key".into()))?;
         let iat = now.timestamp();
         let claims = Claims {
@@ -132,7 +184,7 @@ impl Assertions {
         header.kid = Some(key.kid.clone());
         let jwt = jsonwebtoken::encode(&header, &claims, key.encoding())
             .map_err(|e| Error::Invalid(format!("signing an assertion: {e}")))?;
-        Ok((jwt, claims.exp))
+        Ok((jwt, claims.exp, key.kid.clone()))
     }
 
     fn rotate_if_due(&self, now: DateTime<Utc>) -> Result<(), Error> {
@@ -155,6 +207,7 @@ impl Assertions {
 
     /// The JWKS document.
     pub fn jwks(&self, now: DateTime<Utc>) -> Result<serde_json::Value, Error> {
+        self.reload_if_stale();
         let ring = self.ring.read().map_err(|_| Self::poisoned())?;
         Ok(ring.jwks(now, self.rotate_after))
     }
@@ -163,6 +216,18 @@ impl Assertions {
     pub fn verify(&self, token: &str, audience: &str) -> Result<Claims, Error> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| Error::Invalid(e.to_string()))?;
+        let known = |kid: &str| {
+            self.ring
+                .read()
+                .map(|r| r.get(kid).is_some())
+                .unwrap_or(false)
+        };
+        if let Some(kid) = header.kid.as_deref()
+            && !known(kid)
+        {
+            // Made by another replica since the last look.
+            self.reload();
+        }
         let ring = self.ring.read().map_err(|_| Self::poisoned())?;
         let key = header
             .kid

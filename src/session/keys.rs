@@ -183,8 +183,25 @@ impl KeyRing {
         Ok(keys)
     }
 
-    /// Make a new key; it signs from now on.
+    /// Read the directory again: keys another replica made appear, removed ones go.
+    pub fn reload(&mut self) -> Result<(), Error> {
+        self.keys = Self::read_dir(&self.dir)?;
+        Ok(())
+    }
+
+    /// The key that signs at `now`: the newest one at least `activation` old (a newer one is
+    /// published but not used yet), or the newest when none is that old (a first key).
+    pub fn signing(&self, now: DateTime<Utc>, activation: Duration) -> Option<&SigningKey> {
+        self.keys
+            .iter()
+            .find(|k| now - k.created >= activation)
+            .or_else(|| self.keys.last())
+    }
+
+    /// Make a new key; it signs once it is `activation` old. Another replica that made one at
+    /// the same second wins: its key is read instead.
     pub fn rotate(&mut self, now: DateTime<Utc>) -> Result<&SigningKey, Error> {
+        self.reload()?;
         // One key per second at most: file names are the creation time.
         let created = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
         let created = match self.keys.first() {
@@ -195,6 +212,13 @@ impl KeyRing {
         let path = self
             .dir
             .join(format!("ed25519-{}.pem", created.timestamp()));
+        if path.exists() {
+            self.reload()?;
+            return self
+                .keys
+                .first()
+                .ok_or_else(|| Error::Config("no signing key".into()));
+        }
         write_private(&path, &key.to_pem())?;
         tracing::info!(kid = %key.thumbprint(), file = %path.display(), "created a new assertion signing key");
         self.keys.insert(0, SigningKey::new(key, created));

@@ -2,7 +2,8 @@
 //! SQLite is the embedded implementation, and PostgreSQL can follow behind the same traits
 //! and the same conformance suite (`tests/it/store_conformance.rs`).
 
-pub mod sqlite;
+pub mod copy;
+pub mod sql;
 
 use std::sync::Arc;
 

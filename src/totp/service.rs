@@ -12,11 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{TotpSecret, parse_code};
 use crate::account::{Account, AccountId};
-use crate::crypto::aead::SealKey;
+use crate::crypto::seal_ring::SealRing;
 use crate::crypto::secret::SecretBytes;
 use crate::crypto::{SecretString, random_token};
 use crate::error::Error;
-use crate::session::keys::{check_mode, private_dir, write_private};
 use crate::state::{StateKey, StateStore};
 use crate::store::Stores;
 
@@ -57,15 +56,15 @@ pub enum Check {
 pub struct TotpService {
     stores: Stores,
     state: Arc<dyn StateStore>,
-    seal: SealKey,
+    seal: SealRing,
 }
 
 fn owner(account: &AccountId) -> String {
-    format!("{}:totp", account.0)
+    crate::crypto::seal_ring::owner(account.0, "totp")
 }
 
 impl TotpService {
-    pub fn new(stores: Stores, state: Arc<dyn StateStore>, seal: SealKey) -> Self {
+    pub fn new(stores: Stores, state: Arc<dyn StateStore>, seal: SealRing) -> Self {
         Self {
             stores,
             state,
@@ -73,26 +72,10 @@ impl TotpService {
         }
     }
 
-    /// The factor-sealing key (`[factors] seal_key_file`), created (0600, in a 0700
-    /// directory) when `create` and missing.
-    pub fn load_key(path: &Path, create: bool) -> Result<SealKey, Error> {
-        if !path.exists() {
-            if !create {
-                return Err(Error::Config(format!(
-                    "{} is missing: start the gateway once to create it",
-                    path.display()
-                )));
-            }
-            if let Some(dir) = path.parent() {
-                private_dir(dir)?;
-            }
-            let hex = SealKey::generate_hex();
-            write_private(path, &String::from_utf8_lossy(hex.expose()))?;
-        }
-        check_mode(path, 0o600)?;
-        let text =
-            std::fs::read(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        SealKey::from_hex(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    /// The factor-sealing keys (`[factors] seal_key_file` and its rotated siblings), the
+    /// first created (0600, in a 0700 directory) when `create` and missing.
+    pub fn load_key(path: &Path, create: bool) -> Result<SealRing, Error> {
+        SealRing::load(path, create)
     }
 
     /// Start an enrolment: a new secret, shown once, waiting for its first code.

@@ -24,7 +24,7 @@ use webauthn_rs::prelude::{
 use super::{CredentialKind, Refusal, aaguid_of, amr_of, fake_credential_ids, refusal_of};
 use crate::account::{Account, AccountId};
 use crate::config::WebauthnConfig;
-use crate::crypto::aead::SealKey;
+use crate::crypto::seal_ring::SealRing;
 use crate::crypto::{SecretString, random_token};
 use crate::error::Error;
 use crate::state::{StateKey, StateStore};
@@ -89,13 +89,13 @@ pub struct WebauthnService {
     ca_list: Option<AttestationCaList>,
     stores: Stores,
     state: Arc<dyn StateStore>,
-    seal: SealKey,
+    seal: SealRing,
     fake_key: [u8; 32],
     passwordless: bool,
 }
 
 fn owner(account: &AccountId) -> String {
-    format!("{}:webauthn", account.0)
+    crate::crypto::seal_ring::owner(account.0, "webauthn")
 }
 
 fn json_err(e: serde_json::Error) -> Error {
@@ -111,7 +111,7 @@ impl WebauthnService {
         config: &WebauthnConfig,
         stores: Stores,
         state: Arc<dyn StateStore>,
-        seal: SealKey,
+        seal: SealRing,
     ) -> Result<Self, Error> {
         let first = config
             .origins

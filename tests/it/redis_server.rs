@@ -19,6 +19,20 @@ impl RedisServer {
             .local_addr()
             .unwrap()
             .port();
+        let child = Self::spawn(dir.path(), port);
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// Start it again on the same port (after `stop`).
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(self._dir.path(), self.port);
+    }
+
+    fn spawn(dir: &std::path::Path, port: u16) -> Child {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -31,7 +45,7 @@ impl RedisServer {
                 "no",
             ])
             .arg("--dir")
-            .arg(dir.path())
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -44,11 +58,7 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self {
-            child,
-            port,
-            _dir: dir,
-        }
+        child
     }
 
     pub fn url(&self) -> String {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use sekimori::app::AppState;
 use sekimori::clock::{Clock, SystemClock};
 use sekimori::config::Config;
-use sekimori::store::sqlite::OpenMode;
+use sekimori::store::sql::OpenMode;
 
 pub struct Env {
     pub dir: tempfile::TempDir,

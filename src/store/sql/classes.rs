@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, map_err};
+use super::{SqlStore, map_err};
 use crate::account::{AccountId, FacilityId};
 use crate::clock::{from_millis, to_millis};
 use crate::emergency::BreakGlassEvent;
@@ -24,7 +24,7 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(format!("{what}: {e}"))
 }
 
-fn window_from_row(row: &SqliteRow) -> Result<Window, StoreError> {
+fn window_from_row(row: &AnyRow) -> Result<Window, StoreError> {
     let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
     let t = |c: &str| row.try_get::<i64, _>(c).map_err(map_err).map(from_millis);
     let state = s("state")?;
@@ -54,13 +54,13 @@ fn window_from_row(row: &SqliteRow) -> Result<Window, StoreError> {
 }
 
 #[async_trait]
-impl WindowStore for SqliteStore {
+impl WindowStore for SqlStore {
     async fn insert_window(&self, w: &Window) -> Result<(), StoreError> {
-        sqlx::query(
+        sqlx::query(self.sql(
             "INSERT INTO maintenance_windows (id, facility_id, account_id, system, starts_at, \
              ends_at, reason, approved_by, created_by, created_at, state) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
+        ))
         .bind(&w.id)
         .bind(&w.facility_id.0)
         .bind(w.account_id.0.to_string())
@@ -83,10 +83,10 @@ impl WindowStore for SqliteStore {
         facility: &FacilityId,
         id: &str,
     ) -> Result<Option<Window>, StoreError> {
-        let row = sqlx::query(concat!(
+        let row = sqlx::query(self.sql(concat!(
             select_windows!(),
             "WHERE facility_id = ?1 AND id = ?2"
-        ))
+        )))
         .bind(&facility.0)
         .bind(id)
         .fetch_optional(&self.pool)
@@ -100,10 +100,10 @@ impl WindowStore for SqliteStore {
         facility: &FacilityId,
         account: Option<AccountId>,
     ) -> Result<Vec<Window>, StoreError> {
-        let rows = sqlx::query(concat!(
+        let rows = sqlx::query(self.sql(concat!(
             select_windows!(),
             "WHERE facility_id = ?1 AND (?2 IS NULL OR account_id = ?2) ORDER BY starts_at DESC"
-        ))
+        )))
         .bind(&facility.0)
         .bind(account.map(|a| a.0.to_string()))
         .fetch_all(&self.pool)
@@ -118,11 +118,11 @@ impl WindowStore for SqliteStore {
         system: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<Window>, StoreError> {
-        let row = sqlx::query(concat!(
+        let row = sqlx::query(self.sql(concat!(
             select_windows!(),
             "WHERE account_id = ?1 AND system = ?2 AND state = 'scheduled' \
              AND starts_at <= ?3 AND ends_at > ?3 ORDER BY ends_at DESC LIMIT 1"
-        ))
+        )))
         .bind(account.0.to_string())
         .bind(system)
         .bind(to_millis(now))
@@ -140,10 +140,10 @@ impl WindowStore for SqliteStore {
         by: &str,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query(self.sql(
             "UPDATE maintenance_windows SET state = ?2, closed_at = ?3, closed_by = ?4, \
              close_reason = ?5 WHERE id = ?1 AND state = 'scheduled'",
-        )
+        ))
         .bind(id)
         .bind(state.as_str())
         .bind(to_millis(at))
@@ -156,12 +156,12 @@ impl WindowStore for SqliteStore {
     }
 
     async fn windows_to_announce(&self, now: DateTime<Utc>) -> Result<Vec<Window>, StoreError> {
-        let rows = sqlx::query(concat!(
+        let rows = sqlx::query(self.sql(concat!(
             select_windows!(),
             "WHERE (opened_logged = 0 AND state <> 'cancelled' AND starts_at <= ?1) \
              OR (closed_logged = 0 AND (state <> 'scheduled' OR ends_at <= ?1)) \
              ORDER BY starts_at"
-        ))
+        )))
         .bind(to_millis(now))
         .fetch_all(&self.pool)
         .await
@@ -175,10 +175,11 @@ impl WindowStore for SqliteStore {
         opened: bool,
         closed: bool,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE maintenance_windows SET opened_logged = MAX(opened_logged, ?2), \
-             closed_logged = MAX(closed_logged, ?3) WHERE id = ?1",
-        )
+        sqlx::query(self.sql(
+            "UPDATE maintenance_windows SET \
+             opened_logged = CASE WHEN ?2 = 1 THEN 1 ELSE opened_logged END, \
+             closed_logged = CASE WHEN ?3 = 1 THEN 1 ELSE closed_logged END WHERE id = ?1",
+        ))
         .bind(id)
         .bind(i64::from(opened))
         .bind(i64::from(closed))
@@ -189,7 +190,7 @@ impl WindowStore for SqliteStore {
     }
 }
 
-fn event_from_row(row: &SqliteRow) -> Result<BreakGlassEvent, StoreError> {
+fn event_from_row(row: &AnyRow) -> Result<BreakGlassEvent, StoreError> {
     let opt_t = |c: &str| {
         row.try_get::<Option<i64>, _>(c)
             .map_err(map_err)
@@ -215,12 +216,12 @@ fn event_from_row(row: &SqliteRow) -> Result<BreakGlassEvent, StoreError> {
 }
 
 #[async_trait]
-impl BreakGlassStore for SqliteStore {
+impl BreakGlassStore for SqlStore {
     async fn insert_break_glass(&self, e: &BreakGlassEvent) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
+        sqlx::query_scalar(self.sql(
             "INSERT INTO break_glass_events (facility_id, account_id, username, at, channel, \
              device, ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-        )
+        ))
         .bind(&e.facility_id.0)
         .bind(e.account_id.map(|a| a.0.to_string()))
         .bind(&e.username)
@@ -238,11 +239,11 @@ impl BreakGlassStore for SqliteStore {
         facility: &FacilityId,
         open_only: bool,
     ) -> Result<Vec<BreakGlassEvent>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(self.sql(
             "SELECT id, facility_id, account_id, username, at, channel, device, ip, \
              acknowledged_at, acknowledged_by, ack_reason FROM break_glass_events \
              WHERE facility_id = ?1 AND (?2 = 0 OR acknowledged_at IS NULL) ORDER BY id DESC",
-        )
+        ))
         .bind(&facility.0)
         .bind(i64::from(open_only))
         .fetch_all(&self.pool)
@@ -259,10 +260,10 @@ impl BreakGlassStore for SqliteStore {
         by: &str,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query(self.sql(
             "UPDATE break_glass_events SET acknowledged_at = ?3, acknowledged_by = ?4, \
              ack_reason = ?5 WHERE facility_id = ?1 AND id = ?2 AND acknowledged_at IS NULL",
-        )
+        ))
         .bind(&facility.0)
         .bind(id)
         .bind(to_millis(at))

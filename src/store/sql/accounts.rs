@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqliteStore, map_err};
+use super::{SqlStore, locks, map_err};
 use crate::account::{Account, AccountId, FacilityId, Group, PersonId, Role, Username};
 use crate::clock::{from_millis, to_millis};
 use crate::store::{
@@ -28,12 +28,12 @@ fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(format!("{what}: {e}"))
 }
 
-fn uuid_col(row: &SqliteRow, col: &str) -> Result<Uuid, StoreError> {
+fn uuid_col(row: &AnyRow, col: &str) -> Result<Uuid, StoreError> {
     let s: String = row.try_get(col).map_err(map_err)?;
     Uuid::parse_str(&s).map_err(|e| invalid(col, e))
 }
 
-fn account_from_row(row: &SqliteRow) -> Result<Account, StoreError> {
+fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
     let get_s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
     let get_opt_s = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
     let get_opt_t = |c: &str| {
@@ -78,9 +78,9 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 }
 
 #[async_trait]
-impl AccountStore for SqliteStore {
+impl AccountStore for SqlStore {
     async fn upsert_facility(&self, id: &FacilityId, name: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO facilities (id, name) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET name = excluded.name")
+        sqlx::query(self.sql("INSERT INTO facilities (id, name) VALUES (?1, ?2) ON CONFLICT(id) DO UPDATE SET name = excluded.name"))
             .bind(&id.0)
             .bind(name)
             .execute(&self.pool)
@@ -91,10 +91,10 @@ impl AccountStore for SqliteStore {
 
     async fn insert_account(&self, a: &Account) -> Result<(), StoreError> {
         let result = sqlx::query(
-            "INSERT INTO accounts (id, facility_id, username, login_name, display_name, kana_name, email, \
+            self.sql("INSERT INTO accounts (id, facility_id, username, login_name, display_name, kana_name, email, \
              account_type, status, roles, groups_json, person_id, second_factor_required, created_at, \
              updated_at, last_login_at, password_set_at, expires_at, created_by) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
         )
         .bind(a.id.0.to_string())
         .bind(&a.facility_id.0)
@@ -129,7 +129,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn get_account(&self, id: AccountId) -> Result<Account, StoreError> {
-        let row = sqlx::query(concat!(select_accounts!(), "WHERE id = ?1"))
+        let row = sqlx::query(self.sql(concat!(select_accounts!(), "WHERE id = ?1")))
             .bind(id.0.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -145,10 +145,10 @@ impl AccountStore for SqliteStore {
         facility: &FacilityId,
         username: &Username,
     ) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query(concat!(
+        let row = sqlx::query(self.sql(concat!(
             select_accounts!(),
             "WHERE facility_id = ?1 AND username = ?2"
-        ))
+        )))
         .bind(&facility.0)
         .bind(username.as_str())
         .fetch_optional(&self.pool)
@@ -158,10 +158,10 @@ impl AccountStore for SqliteStore {
     }
 
     async fn list_accounts(&self, facility: &FacilityId) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query(concat!(
+        let rows = sqlx::query(self.sql(concat!(
             select_accounts!(),
             "WHERE facility_id = ?1 ORDER BY username"
-        ))
+        )))
         .bind(&facility.0)
         .fetch_all(&self.pool)
         .await
@@ -170,10 +170,10 @@ impl AccountStore for SqliteStore {
     }
 
     async fn list_accounts_of_person(&self, person: PersonId) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query(concat!(
+        let rows = sqlx::query(self.sql(concat!(
             select_accounts!(),
             "WHERE person_id = ?1 ORDER BY created_at"
-        ))
+        )))
         .bind(person.0.to_string())
         .fetch_all(&self.pool)
         .await
@@ -182,7 +182,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn count_accounts(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        let n: i64 = sqlx::query_scalar(self.sql("SELECT COUNT(*) FROM accounts"))
             .fetch_one(&self.pool)
             .await
             .map_err(map_err)?;
@@ -191,9 +191,9 @@ impl AccountStore for SqliteStore {
 
     async fn update_account(&self, a: &Account) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "UPDATE accounts SET display_name = ?2, kana_name = ?3, email = ?4, account_type = ?5, status = ?6, \
+            self.sql("UPDATE accounts SET display_name = ?2, kana_name = ?3, email = ?4, account_type = ?5, status = ?6, \
              roles = ?7, groups_json = ?8, person_id = ?9, second_factor_required = ?10, updated_at = ?11, \
-             last_login_at = ?12, password_set_at = ?13, expires_at = ?14 WHERE id = ?1",
+             last_login_at = ?12, password_set_at = ?13, expires_at = ?14 WHERE id = ?1"),
         )
         .bind(a.id.0.to_string())
         .bind(&a.display_name)
@@ -225,8 +225,8 @@ impl AccountStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> Result<crate::account::AccountStatus, StoreError> {
         let stored: Option<String> = sqlx::query_scalar(
-            "UPDATE accounts SET status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE ?2 END, \
-             password_set_at = ?3, updated_at = ?3 WHERE id = ?1 RETURNING status",
+            self.sql("UPDATE accounts SET status = CASE WHEN status = 'disabled' THEN 'disabled' ELSE ?2 END, \
+             password_set_at = ?3, updated_at = ?3 WHERE id = ?1 RETURNING status"),
         )
         .bind(id.0.to_string())
         .bind(status.as_str())
@@ -241,7 +241,7 @@ impl AccountStore for SqliteStore {
     }
 
     async fn touch_last_login(&self, id: AccountId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET last_login_at = ?2 WHERE id = ?1")
+        sqlx::query(self.sql("UPDATE accounts SET last_login_at = ?2 WHERE id = ?1"))
             .bind(id.0.to_string())
             .bind(to_millis(at))
             .execute(&self.pool)
@@ -252,13 +252,13 @@ impl AccountStore for SqliteStore {
 }
 
 #[async_trait]
-impl CredentialStore for SqliteStore {
+impl CredentialStore for SqlStore {
     async fn find_password(
         &self,
         account: AccountId,
     ) -> Result<Option<PasswordCredential>, StoreError> {
         let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT secret, created_at FROM credentials WHERE account_id = ?1 AND kind = 'password'")
+            sqlx::query_as(self.sql("SELECT secret, created_at FROM credentials WHERE account_id = ?1 AND kind = 'password'"))
                 .bind(account.0.to_string())
                 .fetch_optional(&self.pool)
                 .await
@@ -279,24 +279,22 @@ impl CredentialStore for SqliteStore {
         history_depth: usize,
     ) -> Result<(), StoreError> {
         let id = account.0.to_string();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
-        sqlx::query("DELETE FROM credentials WHERE account_id = ?1 AND kind = 'password'")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        sqlx::query("INSERT INTO credentials (account_id, kind, secret, created_at) VALUES (?1, 'password', ?2, ?3)")
+        let mut tx = self.begin_exclusive(locks::PASSWORD).await?;
+        sqlx::query(
+            self.sql("DELETE FROM credentials WHERE account_id = ?1 AND kind = 'password'"),
+        )
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query(self.sql("INSERT INTO credentials (account_id, kind, secret, created_at) VALUES (?1, 'password', ?2, ?3)"))
             .bind(&id)
             .bind(phc)
             .bind(to_millis(now))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        sqlx::query("INSERT INTO password_history (account_id, person_id, phc, set_at) VALUES (?1, ?2, ?3, ?4)")
+        sqlx::query(self.sql("INSERT INTO password_history (account_id, person_id, phc, set_at) VALUES (?1, ?2, ?3, ?4)"))
             .bind(&id)
             .bind(person.0.to_string())
             .bind(phc)
@@ -305,10 +303,10 @@ impl CredentialStore for SqliteStore {
             .await
             .map_err(map_err)?;
         // Older hashes are of no further use and only give an attacker more to crack.
-        sqlx::query(
+        sqlx::query(self.sql(
             "DELETE FROM password_history WHERE account_id = ?1 AND id NOT IN \
              (SELECT id FROM password_history WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2)",
-        )
+        ))
         .bind(&id)
         .bind(i64::try_from(history_depth.max(1)).unwrap_or(i64::MAX))
         .execute(&mut *tx)
@@ -324,40 +322,38 @@ impl CredentialStore for SqliteStore {
         new_phc: &str,
     ) -> Result<bool, StoreError> {
         let id = account.0.to_string();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
-        let done = sqlx::query("UPDATE credentials SET secret = ?3 WHERE account_id = ?1 AND kind = 'password' AND secret = ?2")
+        let mut tx = self.begin_exclusive(locks::PASSWORD).await?;
+        let done = sqlx::query(self.sql("UPDATE credentials SET secret = ?3 WHERE account_id = ?1 AND kind = 'password' AND secret = ?2"))
             .bind(&id)
             .bind(old_phc)
             .bind(new_phc)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        sqlx::query("UPDATE password_history SET phc = ?3 WHERE account_id = ?1 AND phc = ?2")
-            .bind(&id)
-            .bind(old_phc)
-            .bind(new_phc)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(
+            self.sql("UPDATE password_history SET phc = ?3 WHERE account_id = ?1 AND phc = ?2"),
+        )
+        .bind(&id)
+        .bind(old_phc)
+        .bind(new_phc)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() == 1)
     }
 }
 
 #[async_trait]
-impl PasswordHistoryStore for SqliteStore {
+impl PasswordHistoryStore for SqlStore {
     async fn recent_password_hashes(
         &self,
         account: AccountId,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        sqlx::query_scalar(
+        sqlx::query_scalar(self.sql(
             "SELECT phc FROM password_history WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
-        )
+        ))
         .bind(account.0.to_string())
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)

@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row as _;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use super::{SqliteStore, map_err};
+use super::{Dialect, SqlStore, locks, map_err};
 use crate::account::FacilityId;
 use crate::audit::chain::{GENESIS, row_hash};
 use crate::audit::checkpoint::Checkpoint;
@@ -15,7 +15,7 @@ use crate::audit::{AuditEvent, AuditRecord, EventKind, Outcome, PendingRecord};
 use crate::clock::{from_millis, to_millis};
 use crate::store::{AuditQuery, AuditStore, StoreError};
 
-fn record_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
+fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
     let o = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
     // Values the application never writes (an unknown kind, a malformed id) can only come from
@@ -61,15 +61,11 @@ fn record_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
 }
 
 #[async_trait]
-impl AuditStore for SqliteStore {
+impl AuditStore for SqlStore {
     async fn append_audit(&self, p: PendingRecord) -> Result<AuditRecord, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_err)?;
+        let mut tx = self.begin_exclusive(locks::AUDIT).await?;
         let last: Option<(i64, String)> =
-            sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+            sqlx::query_as(self.sql("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(map_err)?;
@@ -79,8 +75,8 @@ impl AuditStore for SqliteStore {
         let detail =
             serde_json::to_string(&e.detail).map_err(|err| StoreError::Invalid(err.to_string()))?;
         sqlx::query(
-            "INSERT INTO audit_log (seq, event_id, facility_id, at, at_ms, kind, outcome, actor, subject, ip, \
-             device, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            self.sql("INSERT INTO audit_log (seq, event_id, facility_id, at, at_ms, kind, outcome, actor, subject, ip, \
+             device, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
         )
         .bind(seq)
         .bind(p.event_id.to_string())
@@ -112,19 +108,28 @@ impl AuditStore for SqliteStore {
     }
 
     async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        // Only the filters in use become SQL, so SQLite can use the (column, seq) indexes.
-        let mut b = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT * FROM audit_log WHERE 1=1");
+        // Only the filters in use become SQL, so the engine can use the (column, seq) indexes.
+        enum Arg {
+            Int(i64),
+            Text(String),
+        }
+        let mut text = String::from("SELECT * FROM audit_log WHERE 1=1");
+        let mut args: Vec<Arg> = Vec::new();
+        let mut push = |text: &mut String, clause: &str, arg: Arg| {
+            args.push(arg);
+            text.push_str(&format!("{clause} ?{}", args.len()));
+        };
         if let Some(t) = q.from {
-            b.push(" AND at_ms >= ").push_bind(to_millis(t));
+            push(&mut text, " AND at_ms >=", Arg::Int(to_millis(t)));
         }
         if let Some(t) = q.to {
-            b.push(" AND at_ms < ").push_bind(to_millis(t));
+            push(&mut text, " AND at_ms <", Arg::Int(to_millis(t)));
         }
         if let Some(s) = q.after_seq {
-            b.push(" AND seq > ").push_bind(s);
+            push(&mut text, " AND seq >", Arg::Int(s));
         }
         if let Some(s) = q.before_seq {
-            b.push(" AND seq < ").push_bind(s);
+            push(&mut text, " AND seq <", Arg::Int(s));
         }
         for (col, v) in [
             ("subject", &q.subject),
@@ -133,28 +138,40 @@ impl AuditStore for SqliteStore {
             ("ip", &q.ip),
         ] {
             if let Some(v) = v {
-                b.push(format_args!(" AND {col} = ")).push_bind(v.clone());
+                push(&mut text, &format!(" AND {col} ="), Arg::Text(v.clone()));
             }
         }
         if let Some(z) = &q.zone {
-            b.push(" AND json_extract(detail, '$.zone') = ")
-                .push_bind(z.clone());
+            let zone = match self.dialect() {
+                Dialect::Sqlite => " AND json_extract(detail, '$.zone') =",
+                Dialect::Postgres => " AND (detail::jsonb ->> 'zone') =",
+            };
+            push(&mut text, zone, Arg::Text(z.clone()));
         }
-        b.push(if q.newest_first {
+        text.push_str(if q.newest_first {
             " ORDER BY seq DESC"
         } else {
             " ORDER BY seq ASC"
         });
-        b.push(" LIMIT ")
-            .push_bind(q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)));
-        let rows = b.build().fetch_all(&self.pool).await.map_err(map_err)?;
+        let limit = q
+            .limit
+            .map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        push(&mut text, " LIMIT", Arg::Int(limit));
+        let mut query = sqlx::query(self.dialect().sql_owned(text));
+        for a in args {
+            query = match a {
+                Arg::Int(i) => query.bind(i),
+                Arg::Text(t) => query.bind(t),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(map_err)?;
         rows.iter().map(record_from_row).collect()
     }
 
     async fn add_checkpoint(&self, c: &Checkpoint) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (seq) DO NOTHING",
+            self.sql("INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (seq) DO NOTHING"),
         )
         .bind(c.seq)
         .bind(&c.hash)
@@ -169,7 +186,7 @@ impl AuditStore for SqliteStore {
 
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         sqlx::query_as::<_, (i64, String, String, String, String)>(
-            "SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq",
+            self.sql("SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq"),
         )
         .fetch_all(&self.pool)
         .await
@@ -179,7 +196,7 @@ impl AuditStore for SqliteStore {
 
     async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
         sqlx::query_as::<_, (i64, String, String, String, String)>(
-            "SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+            self.sql("SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"),
         )
         .fetch_optional(&self.pool)
         .await
@@ -188,12 +205,13 @@ impl AuditStore for SqliteStore {
     }
 
     async fn delivered_seq(&self, target: &str) -> Result<i64, StoreError> {
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT delivered_seq FROM audit_forwarding WHERE target = ?1")
-                .bind(target)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            self.sql("SELECT delivered_seq FROM audit_forwarding WHERE target = ?1"),
+        )
+        .bind(target)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(seq.unwrap_or(0))
     }
 
@@ -203,11 +221,13 @@ impl AuditStore for SqliteStore {
         seq: i64,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        sqlx::query(self.sql(
             "INSERT INTO audit_forwarding (target, delivered_seq, updated_ms) VALUES (?1, ?2, ?3) \
              ON CONFLICT (target) DO UPDATE SET \
-             delivered_seq = max(delivered_seq, excluded.delivered_seq), updated_ms = excluded.updated_ms",
-        )
+             delivered_seq = CASE WHEN excluded.delivered_seq > audit_forwarding.delivered_seq \
+             THEN excluded.delivered_seq ELSE audit_forwarding.delivered_seq END, \
+             updated_ms = excluded.updated_ms",
+        ))
         .bind(target)
         .bind(seq)
         .bind(to_millis(at))

@@ -6,13 +6,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStore, map_err};
+use super::{SqlStore, map_err};
 use crate::account::AccountId;
 use crate::clock::{from_millis, to_millis};
 use crate::store::{FactorRecord, FactorStore, StoreError};
 
 #[async_trait]
-impl FactorStore for SqliteStore {
+impl FactorStore for SqlStore {
     async fn add_factor(
         &self,
         account: AccountId,
@@ -26,10 +26,10 @@ impl FactorStore for SqliteStore {
                 "a password is not a second factor".into(),
             ));
         }
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = sqlx::query_scalar(self.sql(
             "INSERT INTO credentials (account_id, kind, secret, created_at, label) \
              VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-        )
+        ))
         .bind(account.0.to_string())
         .bind(kind)
         .bind(STANDARD.encode(sealed))
@@ -42,14 +42,15 @@ impl FactorStore for SqliteStore {
     }
 
     async fn list_factors(&self, account: AccountId) -> Result<Vec<FactorRecord>, StoreError> {
-        let rows: Vec<(i64, String, String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
-            "SELECT id, kind, label, created_at, last_used_at, aaguid FROM credentials \
+        let rows: Vec<(i64, String, String, i64, Option<i64>, Option<String>)> =
+            sqlx::query_as(self.sql(
+                "SELECT id, kind, label, created_at, last_used_at, aaguid FROM credentials \
              WHERE account_id = ?1 AND kind <> 'password' ORDER BY id",
-        )
-        .bind(account.0.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
+            ))
+            .bind(account.0.to_string())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(rows
             .into_iter()
             .map(|(id, kind, label, created, used, aaguid)| FactorRecord {
@@ -69,10 +70,10 @@ impl FactorStore for SqliteStore {
         account: AccountId,
         kind: &str,
     ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
+        let rows: Vec<(i64, String)> = sqlx::query_as(self.sql(
             "SELECT id, secret FROM credentials WHERE account_id = ?1 AND kind = ?2 \
              AND kind <> 'password' ORDER BY id",
-        )
+        ))
         .bind(account.0.to_string())
         .bind(kind)
         .fetch_all(&self.pool)
@@ -90,7 +91,9 @@ impl FactorStore for SqliteStore {
 
     async fn touch_factor(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE credentials SET last_used_at = ?2 WHERE id = ?1 AND kind <> 'password'",
+            self.sql(
+                "UPDATE credentials SET last_used_at = ?2 WHERE id = ?1 AND kind <> 'password'",
+            ),
         )
         .bind(id)
         .bind(to_millis(now))
@@ -101,9 +104,9 @@ impl FactorStore for SqliteStore {
     }
 
     async fn delete_factor(&self, account: AccountId, id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query(self.sql(
             "DELETE FROM credentials WHERE id = ?1 AND account_id = ?2 AND kind <> 'password'",
-        )
+        ))
         .bind(id)
         .bind(account.0.to_string())
         .execute(&self.pool)
@@ -113,12 +116,13 @@ impl FactorStore for SqliteStore {
     }
 
     async fn delete_all_factors(&self, account: AccountId) -> Result<u64, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM credentials WHERE account_id = ?1 AND kind <> 'password'")
-                .bind(account.0.to_string())
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
+        let done = sqlx::query(
+            self.sql("DELETE FROM credentials WHERE account_id = ?1 AND kind <> 'password'"),
+        )
+        .bind(account.0.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(done.rows_affected())
     }
 
@@ -132,8 +136,8 @@ impl FactorStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO credentials (account_id, kind, secret, created_at, label, credential_id, aaguid) \
-             VALUES (?1, 'webauthn', ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            self.sql("INSERT INTO credentials (account_id, kind, secret, created_at, label, credential_id, aaguid) \
+             VALUES (?1, 'webauthn', ?2, ?3, ?4, ?5, ?6) RETURNING id"),
         )
         .bind(account.0.to_string())
         .bind(STANDARD.encode(sealed))
@@ -151,9 +155,9 @@ impl FactorStore for SqliteStore {
         &self,
         credential_id: &str,
     ) -> Result<Option<(i64, AccountId)>, StoreError> {
-        let row: Option<(i64, String)> = sqlx::query_as(
+        let row: Option<(i64, String)> = sqlx::query_as(self.sql(
             "SELECT id, account_id FROM credentials WHERE credential_id = ?1 AND kind = 'webauthn'",
-        )
+        ))
         .bind(credential_id)
         .fetch_optional(&self.pool)
         .await
@@ -167,12 +171,14 @@ impl FactorStore for SqliteStore {
     }
 
     async fn update_factor_secret(&self, id: i64, sealed: &[u8]) -> Result<(), StoreError> {
-        sqlx::query("UPDATE credentials SET secret = ?2 WHERE id = ?1 AND kind <> 'password'")
-            .bind(id)
-            .bind(STANDARD.encode(sealed))
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        sqlx::query(
+            self.sql("UPDATE credentials SET secret = ?2 WHERE id = ?1 AND kind <> 'password'"),
+        )
+        .bind(id)
+        .bind(STANDARD.encode(sealed))
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 
@@ -182,10 +188,10 @@ impl FactorStore for SqliteStore {
         id: i64,
         label: &str,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query(self.sql(
             "UPDATE credentials SET label = ?3 WHERE id = ?1 AND account_id = ?2 \
              AND kind NOT IN ('password', 'recovery', 'break_glass')",
-        )
+        ))
         .bind(id)
         .bind(account.0.to_string())
         .bind(label)
@@ -203,17 +209,17 @@ impl FactorStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query("DELETE FROM credentials WHERE account_id = ?1 AND kind = ?2")
+        sqlx::query(self.sql("DELETE FROM credentials WHERE account_id = ?1 AND kind = ?2"))
             .bind(account.0.to_string())
             .bind(kind)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
         for h in hashes {
-            sqlx::query(
+            sqlx::query(self.sql(
                 "INSERT INTO credentials (account_id, kind, secret, created_at, label) \
                  VALUES (?1, ?2, ?3, ?4, '')",
-            )
+            ))
             .bind(account.0.to_string())
             .bind(kind)
             .bind(h)
@@ -232,7 +238,7 @@ impl FactorStore for SqliteStore {
         hash: &str,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "DELETE FROM credentials WHERE account_id = ?1 AND kind = ?2 AND secret = ?3",
+            self.sql("DELETE FROM credentials WHERE account_id = ?1 AND kind = ?2 AND secret = ?3"),
         )
         .bind(account.0.to_string())
         .bind(kind)
@@ -245,15 +251,15 @@ impl FactorStore for SqliteStore {
 
     async fn enrolment_nudges(&self, account: AccountId, add: bool) -> Result<u32, StoreError> {
         let n: Option<i64> = if add {
-            sqlx::query_scalar(
+            sqlx::query_scalar(self.sql(
                 "INSERT INTO enrolment_nudges (account_id, count) VALUES (?1, 1) \
                  ON CONFLICT(account_id) DO UPDATE SET count = count + 1 RETURNING count",
-            )
+            ))
             .bind(account.0.to_string())
             .fetch_optional(&self.pool)
             .await
         } else {
-            sqlx::query_scalar("SELECT count FROM enrolment_nudges WHERE account_id = ?1")
+            sqlx::query_scalar(self.sql("SELECT count FROM enrolment_nudges WHERE account_id = ?1"))
                 .bind(account.0.to_string())
                 .fetch_optional(&self.pool)
                 .await

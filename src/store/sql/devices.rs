@@ -2,16 +2,16 @@
 
 use async_trait::async_trait;
 use sqlx::Row as _;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
-use super::{SqliteStore, map_err};
+use super::{SqlStore, map_err};
 use crate::account::FacilityId;
 use crate::clock::{from_millis, to_millis};
 use crate::device::terminal::Binding;
 use crate::device::{Device, DeviceKind, DeviceStatus};
 use crate::store::{DeviceStore, StoreError};
 
-fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
+fn device_from_row(row: &AnyRow) -> Result<Device, StoreError> {
     let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
     let opt = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
     let at = |c: &str| {
@@ -49,13 +49,13 @@ fn device_from_row(row: &SqliteRow) -> Result<Device, StoreError> {
 }
 
 #[async_trait]
-impl DeviceStore for SqliteStore {
+impl DeviceStore for SqlStore {
     async fn add_device(&self, d: &Device) -> Result<(), StoreError> {
-        sqlx::query(
+        sqlx::query(self.sql(
             "INSERT INTO devices (id, facility_id, name, kind, location, owner, registered_by, \
              status, credential_hash, credential_rotated_at, created_at, last_seen_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        )
+        ))
         .bind(d.id.to_string())
         .bind(&d.facility_id.0)
         .bind(&d.name)
@@ -75,11 +75,12 @@ impl DeviceStore for SqliteStore {
     }
 
     async fn list_devices(&self, facility: &FacilityId) -> Result<Vec<Device>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM devices WHERE facility_id = ?1 ORDER BY name")
-            .bind(&facility.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let rows =
+            sqlx::query(self.sql("SELECT * FROM devices WHERE facility_id = ?1 ORDER BY name"))
+                .bind(&facility.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?;
         rows.iter().map(device_from_row).collect()
     }
 
@@ -88,7 +89,7 @@ impl DeviceStore for SqliteStore {
         id: uuid::Uuid,
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1")
+        sqlx::query(self.sql("UPDATE devices SET last_seen_at = ?2 WHERE id = ?1"))
             .bind(id.to_string())
             .bind(to_millis(at))
             .execute(&self.pool)
@@ -98,10 +99,10 @@ impl DeviceStore for SqliteStore {
     }
 
     async fn set_binding(&self, id: uuid::Uuid, b: &Binding) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query(self.sql(
             "UPDATE devices SET enrol_hash = ?2, enrol_expires_at = ?3, browser_hash = ?4, \
              browser_prev_hash = ?5, browser_rotated_at = ?6 WHERE id = ?1",
-        )
+        ))
         .bind(id.to_string())
         .bind(&b.enrol_hash)
         .bind(b.enrol_expires_at.map(to_millis))
@@ -118,7 +119,7 @@ impl DeviceStore for SqliteStore {
     }
 
     async fn get_device(&self, id: uuid::Uuid) -> Result<Option<Device>, StoreError> {
-        let row = sqlx::query("SELECT * FROM devices WHERE id = ?1")
+        let row = sqlx::query(self.sql("SELECT * FROM devices WHERE id = ?1"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -131,22 +132,23 @@ impl DeviceStore for SqliteStore {
         facility: &FacilityId,
         name: &str,
     ) -> Result<Option<Device>, StoreError> {
-        let row = sqlx::query("SELECT * FROM devices WHERE facility_id = ?1 AND name = ?2")
-            .bind(&facility.0)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?;
+        let row =
+            sqlx::query(self.sql("SELECT * FROM devices WHERE facility_id = ?1 AND name = ?2"))
+                .bind(&facility.0)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?;
         row.as_ref().map(device_from_row).transpose()
     }
 
     async fn update_device(&self, d: &Device) -> Result<(), StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query(self.sql(
             "UPDATE devices SET status = ?2, credential_hash = ?3, credential_rotated_at = ?4, \
              location = ?5, owner = ?6, last_seen_at = ?7, enrol_hash = ?8, \
              enrol_expires_at = ?9, browser_hash = ?10, browser_prev_hash = ?11, \
              browser_rotated_at = ?12 WHERE id = ?1",
-        )
+        ))
         .bind(d.id.to_string())
         .bind(d.status.as_str())
         .bind(&d.credential_hash)

@@ -21,7 +21,8 @@ step() { printf '\n==> %s\n' "$*"; }
 # pamtester, openssh-server and python3-paramiko (the PAM module through libpam and a real
 # sshd), openssl (a test CA for the module over TLS), rsyslog (the collector of the audit
 # log's off-box copy), poppler-utils (the printed report's PDF pages as PNG, and their text)
-# and python3-jsonschema (the report's JSON against its schema).
+# and python3-jsonschema (the report's JSON against its schema), postgresql-15 (the shared
+# store: the tests run initdb into temporary directories as the postgres account).
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -41,6 +42,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
+[ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${need[*]}"

@@ -17,6 +17,9 @@ pub struct PostgresServer {
     pub port: u16,
     data: PathBuf,
     dir: tempfile::TempDir,
+    /// Whether commits wait for the disk (benchmarks); the tests need the engine's
+    /// behaviour, not its durability.
+    durable: bool,
 }
 
 fn as_root() -> bool {
@@ -46,6 +49,11 @@ fn unprivileged(program: &str) -> Command {
 
 impl PostgresServer {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With `durable`, commits are flushed to disk as in production.
+    pub fn start_with(durable: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         if as_root() {
@@ -86,6 +94,7 @@ impl PostgresServer {
             port,
             data,
             dir,
+            durable,
         };
         s.run();
         s
@@ -93,6 +102,7 @@ impl PostgresServer {
 
     /// Start the server on the cluster (again).
     pub fn run(&mut self) {
+        let fsync = if self.durable { "on" } else { "off" };
         let child = unprivileged("postgres")
             .arg("-D")
             .arg(&self.data)
@@ -103,8 +113,10 @@ impl PostgresServer {
                 "unix_socket_directories={}",
                 self.dir.path().display()
             ))
-            // The tests need the engine's behaviour, not its durability.
-            .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+            .arg("-c")
+            .arg(format!("fsync={fsync}"))
+            .arg("-c")
+            .arg(format!("full_page_writes={fsync}"))
             .args(["-c", "max_connections=200"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -22,6 +22,7 @@ pub mod emergency;
 pub mod error;
 pub mod http;
 pub mod lockout;
+pub mod metrics;
 pub mod password;
 pub mod policy;
 pub mod recovery;

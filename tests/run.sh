@@ -22,7 +22,8 @@ step() { printf '\n==> %s\n' "$*"; }
 # sshd), openssl (a test CA for the module over TLS), rsyslog (the collector of the audit
 # log's off-box copy), poppler-utils (the printed report's PDF pages as PNG, and their text)
 # and python3-jsonschema (the report's JSON against its schema), postgresql-15 (the shared
-# store: the tests run initdb into temporary directories as the postgres account).
+# store: the tests run initdb into temporary directories as the postgres account), prometheus
+# (promtool checks and unit-tests the sample alert rules).
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -43,6 +44,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${need[*]}"
@@ -68,6 +70,9 @@ cargo test --locked --workspace --lib --bins --tests
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --locked --workspace --lib --bins --tests --benches -- -D warnings
+
+step "Prometheus alert rules (promtool check and unit tests)"
+(cd docker && promtool check rules prometheus-alerts.yml && promtool test rules prometheus-alerts.test.yml)
 
 step "docker compose file"
 docker-compose -f docker/compose.yaml config -q

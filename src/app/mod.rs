@@ -2,6 +2,7 @@
 //! and hand them to the HTTP layer and the CLI as one [`AppState`].
 
 pub mod housekeeping;
+pub mod probe;
 
 use std::sync::Arc;
 
@@ -103,6 +104,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
         mode: OpenMode,
     ) -> Result<Self, Error> {
+        // Counters recorded from the first event on (one recorder per process).
+        crate::metrics::handle();
         // Policies first: a gateway whose policies do not load must not start at all.
         let policy = Arc::new(load_policies(&config)?);
         let sql = Arc::new(SqlStore::open_config(&config.store, mode).await?);

@@ -186,10 +186,15 @@ impl Auditor {
             at_text: crate::clock::to_jst_string(at),
             event,
         };
+        crate::metrics::audit_pending(1.0);
+        let started = std::time::Instant::now();
         let result = self.store.append_audit(pending).await;
+        crate::metrics::audit_pending(-1.0);
+        crate::metrics::audit_append(started.elapsed());
         match &result {
             Ok(row) => {
                 self.head.send_replace(row.seq);
+                crate::metrics::audited(&row.event);
             }
             Err(e) => {
                 tracing::error!(error = %e, "audit append failed; the action is reported as failed")

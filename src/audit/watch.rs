@@ -30,6 +30,11 @@ impl ChainWatch {
         }
     }
 
+    /// Every row up to here is verified (as far as the verifier has got).
+    pub fn verified_up_to(&self) -> i64 {
+        self.snapshot().verified_up_to
+    }
+
     fn snapshot(&self) -> Report {
         self.snapshot
             .read()

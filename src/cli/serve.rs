@@ -100,6 +100,9 @@ pub async fn run(config: &Option<PathBuf>) -> Result<(), Failure> {
         tracing::error!(%problem, "audit checkpoints will not be signed");
     }
     let audit_tasks = state.spawn_audit_tasks();
+    // The gauges of /metrics that nothing else updates.
+    crate::metrics::handle();
+    crate::app::probe::spawn(state.clone());
     if let Some((account, password)) = state.admin.bootstrap_if_empty().await? {
         announce_bootstrap(&state, account.username.as_str(), &password)?;
     }

@@ -299,7 +299,7 @@ pub(super) fn lockout(raw: &RawLockout, problems: &mut Vec<Problem>) -> LockoutC
     }
 }
 
-fn nets(key: &str, list: &[String], problems: &mut Vec<Problem>) -> Vec<IpNet> {
+pub(super) fn nets(key: &str, list: &[String], problems: &mut Vec<Problem>) -> Vec<IpNet> {
     list.iter()
         .filter_map(|s| {
             let s = s.trim();

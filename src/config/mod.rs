@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod audit;
 pub mod factors;
 pub mod gateway;
+pub mod metrics;
 pub mod raw;
 pub mod store;
 pub mod systems;
@@ -145,6 +146,7 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub emergency: EmergencyConfig,
     pub audit: AuditConfig,
+    pub metrics: metrics::MetricsConfig,
     pub log: LogConfig,
     /// Where it came from, for messages.
     pub source: String,

@@ -10,6 +10,7 @@ pub use super::accounts::{RawAccounts, RawEmergency};
 pub use super::audit::RawAudit;
 pub use super::factors::{RawFactors, RawWebauthn};
 pub use super::gateway::{RawKeys, RawLockout, RawNetwork, RawSession};
+pub use super::metrics::RawMetrics;
 pub use super::store::RawStore;
 pub use super::systems::RawSystem;
 
@@ -33,6 +34,7 @@ pub struct RawConfig {
     pub accounts: RawAccounts,
     pub emergency: RawEmergency,
     pub audit: RawAudit,
+    pub metrics: RawMetrics,
     pub log: RawLog,
 }
 

@@ -464,6 +464,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
     let accounts = super::accounts::accounts(&raw.accounts, &mut problems);
     let emergency = super::accounts::emergency(&raw.emergency, &mut problems);
     let audit = super::audit::audit(&raw.audit, &data_dir, &mut problems);
+    let metrics = super::metrics::metrics(&raw.metrics, &mut problems);
     let format = match raw.log.format.as_str() {
         "json" => LogFormat::Json,
         "pretty" => LogFormat::Pretty,
@@ -539,6 +540,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             accounts,
             emergency,
             audit,
+            metrics,
             log: LogConfig {
                 format,
                 level: raw.log.level,

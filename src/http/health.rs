@@ -60,3 +60,42 @@ fn audit_detail(state: &AppState) -> serde_json::Value {
     });
     json!({ "checkpoint": checkpoint, "syslog": syslog })
 }
+
+/// `GET /metrics`: Prometheus text, for peers in `[metrics] allow` (the direct peer, not a
+/// forwarded address) or a request with the bearer token.
+pub async fn get_metrics(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let m = &state.config.metrics;
+    let token_ok = m.bearer_token.as_ref().is_some_and(|t| {
+        headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                crate::crypto::constant_time_eq(given.as_bytes(), t.expose().as_bytes())
+            })
+    });
+    if !m.allows(peer.ip()) && !token_ok {
+        return crate::http::error::ApiError::new(
+            StatusCode::FORBIDDEN,
+            "metrics_forbidden",
+            "Metrics are served to the networks in [metrics] allow, or with the bearer token.",
+        )
+        .into_response();
+    }
+    match crate::metrics::render() {
+        Some(text) => (
+            StatusCode::OK,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}

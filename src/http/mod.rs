@@ -52,6 +52,7 @@ pub fn build_router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::get_healthz))
         .route("/readyz", get(health::get_readyz))
+        .route("/metrics", get(health::get_metrics))
         .route(
             "/api/v1/password/check",
             post(api::password::post_password_check),

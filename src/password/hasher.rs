@@ -11,6 +11,15 @@ use crate::crypto::SecretString;
 use crate::crypto::hash::{self, HashError, HashParams, Verified};
 use crate::crypto::secret::SecretBytes;
 
+/// Leaves the hash queue gauge when the hash is done or its caller went away.
+struct Queued;
+
+impl Drop for Queued {
+    fn drop(&mut self) {
+        crate::metrics::hash_queue(-1.0);
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Hasher {
     params: HashParams,
@@ -48,6 +57,8 @@ impl Hasher {
         &self,
         job: impl FnOnce(HashParams, Option<&SecretBytes>) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
+        crate::metrics::hash_queue(1.0);
+        let _queued = Queued;
         let _permit = self
             .permits
             .acquire()
@@ -56,9 +67,12 @@ impl Hasher {
         let params = self.params;
         let pepper = self.pepper.clone();
         self.computed.fetch_add(1, Ordering::Relaxed);
-        tokio::task::spawn_blocking(move || job(params, pepper.as_deref()))
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || job(params, pepper.as_deref()))
             .await
-            .map_err(|e| HashError::Compute(format!("hashing task failed: {e}")))?
+            .map_err(|e| HashError::Compute(format!("hashing task failed: {e}")))?;
+        crate::metrics::hash_time(started.elapsed());
+        result
     }
 
     /// Hash an already-normalised password.

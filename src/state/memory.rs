@@ -317,6 +317,17 @@ impl StateStore for MemoryState {
         self.delete(key).await
     }
 
+    async fn count_sessions(&self) -> Result<Option<u64>, StateError> {
+        let prefix = StateKey::session("").0;
+        self.read(|m, now| {
+            Some(
+                m.iter()
+                    .filter(|(k, e)| k.starts_with(&prefix) && !e.expired(now))
+                    .count() as u64,
+            )
+        })
+    }
+
     async fn ping(&self) -> Result<(), StateError> {
         self.with(|_, _| ())
     }

@@ -162,6 +162,10 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
     async fn lockout_reset(&self, key: &StateKey) -> Result<(), StateError>;
     /// A round trip proving the backend answers.
     async fn ping(&self) -> Result<(), StateError>;
+    /// How many live sessions there are (a metric); `None` where it cannot be told cheaply.
+    async fn count_sessions(&self) -> Result<Option<u64>, StateError> {
+        Ok(None)
+    }
 }
 
 /// How long a lockout counter is kept after its last attempt: long enough that waiting for

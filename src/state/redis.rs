@@ -97,6 +97,7 @@ fn redact(url: &str) -> String {
 }
 
 fn unavailable(e: redis::RedisError) -> StateError {
+    crate::metrics::state_error();
     StateError::Unavailable(e.to_string())
 }
 
@@ -290,6 +291,31 @@ impl StateStore for RedisState {
 
     async fn lockout_reset(&self, key: &StateKey) -> Result<(), StateError> {
         self.delete(key).await
+    }
+
+    /// Counted with `SCAN` (never `KEYS`): cheap enough every few seconds for the number of
+    /// sessions a gateway serves.
+    async fn count_sessions(&self) -> Result<Option<u64>, StateError> {
+        let mut c = self.conn.clone();
+        let pattern = format!("{}*", StateKey::session("").0);
+        let mut cursor: u64 = 0;
+        let mut n: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            n += keys.len() as u64;
+            if next == 0 {
+                return Ok(Some(n));
+            }
+            cursor = next;
+        }
     }
 
     async fn ping(&self) -> Result<(), StateError> {

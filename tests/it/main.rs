@@ -25,6 +25,7 @@ mod http;
 mod lifecycle;
 mod live_admin;
 mod login;
+mod metrics;
 mod nginx;
 mod pam;
 mod pam_api;

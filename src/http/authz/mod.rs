@@ -71,9 +71,7 @@ pub async fn get_auth_request(
     client: Client,
     req: Request,
 ) -> Response {
-    check(&state, &client, req.headers(), Mode::AuthRequest)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    measured(&state, &client, req.headers(), Mode::AuthRequest).await
 }
 
 pub async fn get_forward_auth(
@@ -81,9 +79,34 @@ pub async fn get_forward_auth(
     client: Client,
     req: Request,
 ) -> Response {
-    check(&state, &client, req.headers(), Mode::ForwardAuth)
+    measured(&state, &client, req.headers(), Mode::ForwardAuth).await
+}
+
+/// The system a decision was about, for the metrics (set once the host is known).
+#[derive(Debug, Clone)]
+struct DecidedFor(String);
+
+/// A decision, counted and timed by its result and system.
+async fn measured(state: &AppState, client: &Client, headers: &HeaderMap, mode: Mode) -> Response {
+    let started = std::time::Instant::now();
+    let res = check(state, client, headers, mode)
         .await
-        .unwrap_or_else(IntoResponse::into_response)
+        .unwrap_or_else(IntoResponse::into_response);
+    let result = match res.status().as_u16() {
+        200..=299 => "allow",
+        302 | 401 => "sign_in",
+        403 => "deny",
+        400 | 414 => "refused",
+        _ => "error",
+    };
+    let system = res.extensions().get::<DecidedFor>();
+    crate::metrics::forward_auth(
+        result,
+        system.map_or("unknown", |s| s.0.as_str()),
+        system.is_some(),
+        started.elapsed(),
+    );
+    res
 }
 
 /// A target that has no single reading: audited with the reason, answered 400 (414 when too
@@ -287,11 +310,27 @@ async fn check(
         )
         .with_internal(format!("host {}", target.host))
     })?;
+    let mut res = decide_in(state, client, headers, mode, &target, system)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    res.extensions_mut().insert(DecidedFor(system.id.clone()));
+    Ok(res)
+}
+
+/// The decision once the request's system is known.
+async fn decide_in(
+    state: &AppState,
+    client: &Client,
+    headers: &HeaderMap,
+    mode: Mode,
+    target: &Target,
+    system: &SystemConfig,
+) -> Result<Response, ApiError> {
     let Some(session) = session_from(state, headers).await? else {
         return Ok(to_portal(
             state,
             mode,
-            &target,
+            target,
             "no_session",
             "Sign in first.",
             serde_json::Value::Null,
@@ -311,7 +350,7 @@ async fn check(
     let decision = match state.access_cache.get(&key) {
         Some(d) => d,
         None => {
-            let d = std::sync::Arc::new(decide(state, client, &session, system, &target, now));
+            let d = std::sync::Arc::new(decide(state, client, &session, system, target, now));
             state.access_cache.put(key, d.clone());
             d
         }
@@ -354,7 +393,7 @@ async fn check(
             Ok(to_portal(
                 state,
                 mode,
-                &target,
+                target,
                 "second_factor_required",
                 "This page needs a second factor; continue at the login portal.",
                 serde_json::json!({ "kinds": names, "policy_ids": decision.policy_ids }),

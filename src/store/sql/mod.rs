@@ -333,6 +333,17 @@ fn private_file(path: &Path) -> Result<(), StoreError> {
 /// Translate sqlx errors into the store's vocabulary: the error kind sqlx gives for both
 /// engines first, then SQLite's primary result codes or PostgreSQL's SQLSTATE classes.
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    let mapped = classify(e);
+    if matches!(
+        mapped,
+        StoreError::Unavailable(_) | StoreError::ReadOnly(_) | StoreError::Corrupt(_)
+    ) {
+        crate::metrics::store_error(mapped.code());
+    }
+    mapped
+}
+
+fn classify(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) => {
             let message = db.message().to_owned();

@@ -93,6 +93,8 @@ pub enum Command {
     /// Build the offline breach filter.
     #[command(subcommand)]
     Breach(breach::BreachCommand),
+    /// Print the OpenAPI 3.1 description of the JSON API (config/openapi.json is this).
+    Openapi,
     /// Exit 0 if a running gateway answers /healthz (for container health checks).
     Healthcheck {
         /// Address to ask (default: server.listen from the configuration).
@@ -213,6 +215,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Audit(c) => audit::run(c, &cli.config, lang).await,
         Command::Report(c) => report::run(c, &cli.config, lang).await,
         Command::Store(c) => store::run(c, &cli.config, lang).await,
+        Command::Openapi => {
+            print!("{}", crate::http::openapi::json());
+            Ok(())
+        }
         Command::Keys(c) => keys::run(c, &cli.config, lang).await,
         Command::Breach(c) => breach::run(c),
         Command::Policy(c) => policy::run(c, &cli.config, lang).await,

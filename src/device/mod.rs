@@ -17,7 +17,7 @@ use crate::account::FacilityId;
 use crate::crypto::{constant_time_eq, is_token};
 
 /// What a device is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
     Terminal,
@@ -52,7 +52,7 @@ impl DeviceKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     Active,
@@ -84,9 +84,10 @@ impl DeviceStatus {
 }
 
 /// A registered device (its credential only as a hash, never shown).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Device {
     pub id: Uuid,
+    #[schema(value_type = String)]
     pub facility_id: FacilityId,
     pub name: String,
     pub kind: DeviceKind,
@@ -95,12 +96,14 @@ pub struct Device {
     pub registered_by: String,
     pub status: DeviceStatus,
     #[serde(skip)]
+    #[schema(ignore)]
     pub credential_hash: String,
     pub credential_rotated_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: Option<DateTime<Utc>>,
     /// A terminal's bound browser and its pending enrolment link.
     #[serde(skip)]
+    #[schema(ignore)]
     pub terminal: terminal::Binding,
 }
 

@@ -123,6 +123,11 @@ impl From<Error> for ApiError {
                 "The session store is unavailable; nothing was changed.",
             )
             .with_internal(s.to_string()),
+            Error::AccountExists(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "account_exists",
+                "An account with that name exists.",
+            ),
             Error::AccountNotFound(_) => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "account_not_found",

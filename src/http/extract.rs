@@ -57,3 +57,30 @@ where
             .map(Some)
     }
 }
+
+/// `Path<T>` with `ApiError` rejections: a segment that does not parse (an id out of range,
+/// bytes that are not UTF-8) is `422 invalid_field` in the application's JSON, not text.
+#[derive(Debug, Clone)]
+pub struct AppPath<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(AppPath(v)),
+            Err(rejection) => Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                format!("the path does not parse: {}", rejection.body_text()),
+            )),
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod control;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod openapi;
 pub mod pages;
 mod terminal;
 pub mod wellknown;
@@ -53,6 +54,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(health::get_healthz))
         .route("/readyz", get(health::get_readyz))
         .route("/metrics", get(health::get_metrics))
+        .route("/api/v1/openapi.json", get(openapi::get_openapi))
+        .route("/api/docs", get(openapi::get_docs))
         .route(
             "/api/v1/password/check",
             post(api::password::post_password_check),

@@ -107,7 +107,7 @@ impl RejectReason {
 }
 
 /// A reason with its messages, the shape the API and the CLI show.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Explained {
     pub code: &'static str,
     pub message_ja: String,

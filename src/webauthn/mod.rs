@@ -65,6 +65,16 @@ impl Refusal {
         }
     }
 
+    /// The HTTP status of a refused ceremony: an unreadable answer is invalid input, a key
+    /// registered twice a conflict, the rest a failed proof.
+    pub fn status(&self) -> u16 {
+        match self.code {
+            "malformed_credential" => 422,
+            "credential_already_registered" => 409,
+            _ => 401,
+        }
+    }
+
     /// The message a person reads.
     pub fn message(&self) -> &'static str {
         match self.code {

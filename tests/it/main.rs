@@ -27,6 +27,7 @@ mod live_admin;
 mod login;
 mod metrics;
 mod nginx;
+mod openapi;
 mod pam;
 mod pam_api;
 mod pam_tls;

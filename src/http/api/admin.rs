@@ -3,7 +3,7 @@
 //! administrator's account as the actor.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::app::AppState;
 use crate::http::api::login::require_session;
 use crate::http::error::ApiError;
-use crate::http::extract::AppJson;
+use crate::http::extract::{AppJson, AppPath};
 use crate::session::SessionRecord;
 
 /// The role that may administer accounts.
@@ -36,13 +36,13 @@ pub(crate) fn actor(s: &SessionRecord) -> String {
     format!("account:{}", s.username)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     reason: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeBody {
     /// One session; all of the account's sessions when absent.
@@ -50,9 +50,10 @@ pub struct RevokeBody {
     reason: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/lock", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "Lock state per zone", body = crate::http::openapi::LockState)))]
 pub async fn get_lock(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin_session(&state, &headers).await?;
@@ -62,9 +63,10 @@ pub async fn get_lock(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/unlock", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "Unlocked in every zone", body = crate::http::openapi::Unlocked)))]
 pub async fn post_unlock(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
     AppJson(body): AppJson<ReasonBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -76,9 +78,10 @@ pub async fn post_unlock(
     Ok(Json(json!({ "unlocked": true, "before": before })))
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/sessions", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "The account's live sessions", body = crate::http::openapi::SessionList)))]
 pub async fn get_sessions(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin_session(&state, &headers).await?;
@@ -102,9 +105,10 @@ pub async fn get_sessions(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/sessions/revoke", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = RevokeBody, responses((status = 200, description = "Sessions ended", body = crate::http::openapi::SessionsEnded)))]
 pub async fn post_revoke(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
     AppJson(body): AppJson<RevokeBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -116,9 +120,10 @@ pub async fn post_revoke(
     Ok(Json(json!({ "sessions_ended": ended })))
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/factors", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "The account's second factors", body = crate::http::openapi::FactorList)))]
 pub async fn get_factors(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin_session(&state, &headers).await?;
@@ -128,7 +133,7 @@ pub async fn get_factors(
     Ok(Json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetBody {
     reason: String,
@@ -136,9 +141,10 @@ pub struct ResetBody {
     identity_check: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/factors/reset", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ResetBody, responses((status = 200, description = "Every factor removed", body = crate::http::openapi::FactorsRemoved)))]
 pub async fn post_reset_factors(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
     AppJson(body): AppJson<ResetBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {

@@ -3,7 +3,7 @@
 //! The same audited use cases as `sekimori device …`; a credential is returned once.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -13,9 +13,9 @@ use crate::app::AppState;
 use crate::device::DeviceKind;
 use crate::device::service::NewDevice;
 use crate::http::error::ApiError;
-use crate::http::extract::AppJson;
+use crate::http::extract::{AppJson, AppPath};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddBody {
     name: String,
@@ -26,12 +26,13 @@ pub struct AddBody {
     owner: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     reason: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/devices", tag = "admin", security(("session" = [])), responses((status = 200, description = "The device register", body = crate::http::openapi::DeviceList)))]
 pub async fn get_devices(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -41,6 +42,7 @@ pub async fn get_devices(
     Ok(Json(json!({ "devices": list })))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/devices", tag = "admin", security(("session" = [])), request_body = AddBody, responses((status = 201, description = "Registered; the credential is shown once", body = crate::http::openapi::DeviceAnswer)))]
 pub async fn post_device(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -72,18 +74,20 @@ pub async fn post_device(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/devices/{name}", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "One device", body = crate::http::openapi::DeviceAnswer)))]
 pub async fn get_device(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     admin_session(&state, &headers).await?;
     Ok(Json(json!({ "device": state.devices.find(&name).await? })))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/disable", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "Disabled", body = crate::http::openapi::DeviceAnswer)))]
 pub async fn post_disable(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
     AppJson(body): AppJson<ReasonBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -95,9 +99,10 @@ pub async fn post_disable(
     Ok(Json(json!({ "device": d })))
 }
 
+#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/rotate-credential", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "A new credential, shown once", body = crate::http::openapi::DeviceAnswer)))]
 pub async fn post_rotate(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
     headers: HeaderMap,
     AppJson(body): AppJson<ReasonBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -111,10 +116,11 @@ pub async fn post_rotate(
 
 /// `POST /api/v1/admin/devices/{name}/enrolment-link`: a one-time link (24 hours) that binds
 /// the browser opening it to this terminal. Shown once.
+#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/enrolment-link", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "A terminal's one-time enrolment link, shown once", body = crate::http::openapi::DeviceAnswer)))]
 pub async fn post_enrolment_link(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    AppPath(name): AppPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let admin = admin_session(&state, &headers).await?;
     let (device, url) = state

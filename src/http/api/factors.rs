@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -25,7 +25,7 @@ use crate::error::Error;
 use crate::http::api::login::{require_session, respond};
 use crate::http::client::Client;
 use crate::http::error::ApiError;
-use crate::http::extract::AppJson;
+use crate::http::extract::{AppJson, AppPath};
 use crate::session::SessionRecord;
 use crate::totp::service::{Check, TotpService};
 
@@ -192,6 +192,7 @@ fn totp(state: &AppState) -> Result<&TotpService, ApiError> {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/factors", tag = "factors", security(("session" = [])), responses((status = 200, description = "The signed-in account's second factors", body = crate::http::openapi::FactorList)))]
 pub async fn get_factors(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -226,12 +227,13 @@ pub fn factor_listing(list: &[crate::store::FactorRecord]) -> serde_json::Value 
     json!({ "factors": factors, "recovery_codes_remaining": recovery })
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     flow_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/factors/totp", tag = "factors", security(("session" = [])), request_body(content = Option<StartBody>, description = "A login flow's id when enrolling before the first session"), responses((status = 200, description = "A new TOTP secret, shown once", body = crate::http::openapi::TotpStart)))]
 pub async fn post_totp(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -255,7 +257,7 @@ pub async fn post_totp(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
     enrolment_id: String,
@@ -265,6 +267,7 @@ pub struct ConfirmBody {
     flow_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/factors/totp/confirm", tag = "factors", security(("session" = [])), request_body = ConfirmBody, responses((status = 200, description = "The factor is stored (or, inside a login flow, the sign-in completes)", body = crate::http::openapi::FactorAdded)))]
 pub async fn post_totp_confirm(
     State(state): State<AppState>,
     client: Client,
@@ -350,6 +353,7 @@ pub fn with_flow(err: ApiError, flow_id: Option<SecretString>) -> ApiError {
 }
 
 /// New recovery codes (the old ones stop working), shown once.
+#[utoipa::path(post, path = "/api/v1/factors/recovery-codes", tag = "factors", security(("session" = [])), responses((status = 200, description = "A new set of recovery codes, shown once", body = crate::http::openapi::RecoveryCodes)))]
 pub async fn post_recovery_codes(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -406,16 +410,17 @@ pub async fn issue_recovery_codes(
     Ok(codes)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameBody {
     label: String,
 }
 
+#[utoipa::path(patch, path = "/api/v1/factors/{id}", tag = "factors", security(("session" = [])), params(("id" = i64, Path, description = "The factor's id")), request_body = RenameBody, responses((status = 200, description = "Renamed", body = crate::http::openapi::Renamed)))]
 pub async fn patch_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     AppJson(body): AppJson<RenameBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (_, account) = signed_in(&state, &headers).await?;
@@ -447,17 +452,19 @@ fn not_found() -> ApiError {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveBody {
     /// Re-authentication: the account's current password.
+    #[schema(value_type = String)]
     password: SecretString,
 }
 
+#[utoipa::path(delete, path = "/api/v1/factors/{id}", tag = "factors", security(("session" = [])), params(("id" = i64, Path, description = "The factor's id")), request_body = RemoveBody, responses((status = 200, description = "Removed", body = crate::http::openapi::Removed)))]
 pub async fn delete_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    AppPath(id): AppPath<i64>,
     AppJson(body): AppJson<RemoveBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (session, account) = signed_in(&state, &headers).await?;

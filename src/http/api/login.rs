@@ -20,24 +20,30 @@ use crate::http::extract::AppJson;
 
 /// Either the first step (username and password) or a continuation (flow id and the step's
 /// answer). Unknown fields are refused, so a typo is a 422 that names it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     username: Option<String>,
+    #[schema(value_type = Option<String>)]
     password: Option<SecretString>,
     /// The system being entered (a `[systems.*]` id); the portal by default.
     system: Option<String>,
     /// Where to go afterwards; kept only if it points at a configured protected host.
     return_to: Option<String>,
     flow_id: Option<String>,
+    #[schema(value_type = Option<String>)]
     new_password: Option<SecretString>,
     /// A TOTP code for the second-factor step.
+    #[schema(value_type = Option<String>)]
     code: Option<SecretString>,
     /// A recovery code instead of the second factor.
+    #[schema(value_type = Option<String>)]
     recovery_code: Option<SecretString>,
     /// An emergency account's break-glass code.
+    #[schema(value_type = Option<String>)]
     break_glass_code: Option<SecretString>,
     /// A WebAuthn assertion (`PublicKeyCredential` JSON) for the flow's challenge.
+    #[schema(value_type = Option<Object>)]
     webauthn: Option<serde_json::Value>,
     /// Add a second factor to the session this request's cookie carries (for `system`): the
     /// answer continues as a flow, and ends with a new session that replaces the old one.
@@ -97,6 +103,7 @@ pub fn login_error(e: Error) -> ApiError {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/login", tag = "sign-in", request_body = LoginRequest, responses((status = 200, description = "The next step, or a session (its cookie set)", body = crate::http::openapi::LoginAnswer)))]
 pub async fn post_login(
     State(state): State<AppState>,
     client: Client,
@@ -372,6 +379,7 @@ pub async fn require_session(
     session_from(state, headers).await?.ok_or_else(no_session)
 }
 
+#[utoipa::path(post, path = "/api/v1/logout", tag = "sign-in", security((), ("session" = [])), responses((status = 200, description = "The session (if any) ended; the cookie cleared", body = crate::http::openapi::LoggedOut)))]
 pub async fn post_logout(
     State(state): State<AppState>,
     client: Client,
@@ -395,6 +403,7 @@ pub async fn post_logout(
     Ok(res)
 }
 
+#[utoipa::path(get, path = "/api/v1/session", tag = "sign-in", security(("session" = [])), responses((status = 200, description = "The signed-in session", body = crate::http::openapi::SessionInfo)))]
 pub async fn get_session(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -20,15 +20,17 @@ use crate::http::error::ApiError;
 use crate::http::extract::AppJson;
 use crate::lockout::Zone;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthenticateBody {
     /// The device's registered name (its `device_id` in pam.toml).
     device: String,
     user: String,
+    #[schema(value_type = String)]
     code: SecretString,
     /// Only in password + code mode.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     password: Option<SecretString>,
     /// The PAM service (`sshd`, `login` …), for the audit log.
     #[serde(default)]
@@ -85,6 +87,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+#[utoipa::path(post, path = "/api/v1/pam/authenticate", tag = "pam", security(("device" = [])), request_body = AuthenticateBody, responses((status = 200, description = "allow or deny, with the reason", body = crate::http::openapi::PamAnswer)))]
 pub async fn post_authenticate(
     State(state): State<AppState>,
     client: Client,
@@ -132,7 +135,7 @@ fn answer(outcome: PamOutcome) -> serde_json::Value {
 }
 
 /// What the module sends to start or poll a device flow.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceFlowBody {
     device: String,
@@ -145,10 +148,12 @@ pub struct DeviceFlowBody {
     time: Option<i64>,
     /// Only when polling.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     flow_id: Option<SecretString>,
 }
 
 /// `POST /api/v1/pam/device-flow`: a short code to approve on the portal.
+#[utoipa::path(post, path = "/api/v1/pam/device-flow", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "A code to approve on the portal", body = crate::http::openapi::DeviceFlowStart)))]
 pub async fn post_device_flow(
     State(state): State<AppState>,
     client: Client,
@@ -183,6 +188,7 @@ pub async fn post_device_flow(
 }
 
 /// `POST /api/v1/pam/device-flow/poll`: `pending`, or the final allow or deny (once).
+#[utoipa::path(post, path = "/api/v1/pam/device-flow/poll", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "pending, or the final allow or deny", body = crate::http::openapi::PamAnswer)))]
 pub async fn post_device_flow_poll(
     State(state): State<AppState>,
     client: Client,
@@ -210,16 +216,18 @@ pub async fn post_device_flow_poll(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalBody {
     user_code: String,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     webauthn: Option<Box<webauthn_rs::prelude::PublicKeyCredential>>,
 }
 
 /// `POST /api/v1/device/challenge` (the approval page): what waits under the code, and the
 /// WebAuthn options for its account.
+#[utoipa::path(post, path = "/api/v1/device/challenge", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "What waits under the code, and WebAuthn options", body = crate::http::openapi::ApprovalChallenge)))]
 pub async fn post_approval_challenge(
     State(state): State<AppState>,
     client: Client,
@@ -233,6 +241,7 @@ pub async fn post_approval_challenge(
 }
 
 /// `POST /api/v1/device/approve`: the security key's answer.
+#[utoipa::path(post, path = "/api/v1/device/approve", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "Approved", body = crate::http::openapi::PamAnswer)))]
 pub async fn post_approve(
     State(state): State<AppState>,
     client: Client,
@@ -253,6 +262,7 @@ pub async fn post_approve(
 }
 
 /// `POST /api/v1/device/deny`: "this was not me".
+#[utoipa::path(post, path = "/api/v1/device/deny", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "Denied", body = crate::http::openapi::PamAnswer)))]
 pub async fn post_deny(
     State(state): State<AppState>,
     client: Client,
@@ -268,6 +278,7 @@ pub async fn post_deny(
 /// `POST /api/v1/pam/break-glass`: the module reports a session of the local emergency
 /// account (excluded from the second factor by the stack). Recorded for the auditors and
 /// logged as a warning; the module never waits on the answer to let the person in.
+#[utoipa::path(post, path = "/api/v1/pam/break-glass", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "Recorded", body = crate::http::openapi::PamAnswer)))]
 pub async fn post_break_glass(
     State(state): State<AppState>,
     client: Client,

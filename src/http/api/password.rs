@@ -13,7 +13,7 @@ use crate::http::extract::AppJson;
 use crate::password::RuleContext;
 use crate::password::reason::Explained;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     pub password: String,
@@ -28,7 +28,7 @@ pub struct CheckRequest {
     pub second_factor: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CheckResponse {
     pub acceptable: bool,
     pub score: Option<u8>,
@@ -39,6 +39,7 @@ pub struct CheckResponse {
 
 const MAX_HINT_BYTES: usize = 512;
 
+#[utoipa::path(post, path = "/api/v1/password/check", tag = "sign-in", request_body = CheckRequest, responses((status = 200, description = "Whether the password would be accepted, and why not", body = CheckResponse)))]
 pub async fn post_password_check(
     State(state): State<AppState>,
     AppJson(req): AppJson<CheckRequest>,

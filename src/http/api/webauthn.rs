@@ -51,7 +51,7 @@ pub fn malformed(detail: &str) -> ApiError {
     .with_internal(detail.to_owned())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     /// `security_key` (a second factor) or `passkey` (can also sign in without a password).
@@ -59,6 +59,7 @@ pub struct RegisterBody {
     flow_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/factors/webauthn", tag = "factors", security(("session" = [])), request_body = RegisterBody, responses((status = 200, description = "Creation options for the browser", body = crate::http::openapi::WebauthnStart)))]
 pub async fn post_register(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -86,16 +87,18 @@ pub async fn post_register(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
     registration_id: String,
+    #[schema(value_type = Object)]
     credential: Value,
     #[serde(default)]
     label: String,
     flow_id: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/factors/webauthn/confirm", tag = "factors", security(("session" = [])), request_body = ConfirmBody, responses((status = 200, description = "The credential is stored (or, inside a login flow, the sign-in completes)", body = crate::http::openapi::FactorAdded)))]
 pub async fn post_register_confirm(
     State(state): State<AppState>,
     client: Client,
@@ -135,7 +138,11 @@ pub async fn post_register_confirm(
             state.auditor.record(event).await?;
             let flow_id = who.reopen(&state).await?;
             return Err(with_flow(
-                ApiError::new(StatusCode::UNAUTHORIZED, refusal.code, refusal.message()),
+                ApiError::new(
+                    StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::UNAUTHORIZED),
+                    refusal.code,
+                    refusal.message(),
+                ),
                 flow_id,
             ));
         }
@@ -180,12 +187,13 @@ fn challenge_json(c: &Challenge) -> Json<Value> {
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeBody {
     flow_id: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/login/webauthn/challenge", tag = "sign-in", request_body = ChallengeBody, responses((status = 200, description = "Request options for the flow's second factor", body = crate::http::openapi::Challenge)))]
 pub async fn post_login_challenge(
     State(state): State<AppState>,
     AppJson(body): AppJson<ChallengeBody>,
@@ -198,13 +206,14 @@ pub async fn post_login_challenge(
     Ok(challenge_json(&c))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyBody {
     username: Option<String>,
     system: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/login/passkey/challenge", tag = "sign-in", request_body(content = Option<PasskeyBody>), responses((status = 200, description = "Request options for a passkey sign-in", body = crate::http::openapi::Challenge)))]
 pub async fn post_passkey_challenge(
     State(state): State<AppState>,
     client: Client,

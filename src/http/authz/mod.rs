@@ -66,6 +66,17 @@ fn header_text(s: &str) -> HeaderValue {
 }
 
 // The handlers take the request rather than a `HeaderMap` so the headers are not copied.
+#[utoipa::path(get, path = "/api/v1/authz/auth-request", tag = "forward-auth",
+    security((), ("session" = [])),
+    params(
+        ("X-Original-URL" = String, Header, description = "The URL the proxy is asked for (nginx: $scheme://$http_host$request_uri)"),
+        ("X-Original-Method" = String, Header, description = "Its method"),
+    ),
+    responses(
+        (status = 200, description = "Allowed: identity headers (Remote-User, Remote-Groups, Remote-Name, Remote-Email) and the Sekimori-Assertion JWT"),
+        (status = 401, description = "No session, or a second factor needed (the Location header points at the portal)", body = crate::http::openapi::ErrorBody),
+        (status = 414, description = "target_too_long", body = crate::http::openapi::ErrorBody),
+    ))]
 pub async fn get_auth_request(
     State(state): State<AppState>,
     client: Client,
@@ -74,6 +85,20 @@ pub async fn get_auth_request(
     measured(&state, &client, req.headers(), Mode::AuthRequest).await
 }
 
+#[utoipa::path(get, path = "/api/v1/authz/forward-auth", tag = "forward-auth",
+    security((), ("session" = [])),
+    params(
+        ("X-Forwarded-Method" = String, Header, description = "The request's method"),
+        ("X-Forwarded-Proto" = String, Header, description = "http or https"),
+        ("X-Forwarded-Host" = String, Header, description = "The host asked for"),
+        ("X-Forwarded-Uri" = String, Header, description = "The request target (path and query)"),
+    ),
+    responses(
+        (status = 200, description = "Allowed: identity headers (Remote-User, Remote-Groups, Remote-Name, Remote-Email) and the Sekimori-Assertion JWT"),
+        (status = 302, description = "To the sign-in portal (browsers), or for a second factor (step-up)"),
+        (status = 401, description = "No session, or a second factor needed (JSON clients)", body = crate::http::openapi::ErrorBody),
+        (status = 414, description = "target_too_long", body = crate::http::openapi::ErrorBody),
+    ))]
 pub async fn get_forward_auth(
     State(state): State<AppState>,
     client: Client,
@@ -426,7 +451,7 @@ fn allow(
 ) -> Result<Response, ApiError> {
     let assertions = state.assertions.as_ref().ok_or_else(|| {
         ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::SERVICE_UNAVAILABLE,
             "signing_unavailable",
             "The gateway cannot sign assertions.",
         )

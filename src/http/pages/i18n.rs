@@ -158,6 +158,7 @@ messages! {
     TerminalLinkInvalid => "この登録リンクは無効か、使用済みか、期限切れです。情報システム担当者に新しいリンクを依頼してください。", "This enrolment link is unknown, used or expired. Ask IT for a new one.";
     AuditTitle => "監査ログ", "Audit log";
     ReportTitle => "ガイドライン対応状況報告書", "Guideline compliance report";
+    ApiDocsTitle => "API の説明", "API reference";
     NavLabel => "メニュー", "Menu";
     PrintReport => "印刷・PDFに保存するには、ブラウザーの印刷を使ってください。", "To print or save as PDF, use the browser's print command.";
     ReportJson => "JSON（機械可読）", "JSON (machine-readable)";

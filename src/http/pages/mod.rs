@@ -61,7 +61,7 @@ fn security_keys_body(lang: Lang) -> String {
 
 #[derive(Debug, serde::Deserialize)]
 pub struct LangQuery {
-    lang: Option<String>,
+    pub lang: Option<String>,
 }
 
 pub async fn get_security_keys(

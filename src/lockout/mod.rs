@@ -187,6 +187,9 @@ impl LockState {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;

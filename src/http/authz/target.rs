@@ -56,7 +56,7 @@ impl Target {
         if let Some(p) = self.port {
             u.push_str(&format!(":{p}"));
         }
-        u.push_str(&percent_encoding::utf8_percent_encode(&self.path, PATH_SET).to_string());
+        u.push_str(&crate::canon::encode(&self.path));
         if let Some(q) = &self.query {
             u.push('?');
             u.push_str(q);
@@ -64,18 +64,6 @@ impl Target {
         u
     }
 }
-
-const PATH_SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'%');
 
 /// The one value of a header: sent exactly once and not empty.
 fn one<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a [u8], Refused> {

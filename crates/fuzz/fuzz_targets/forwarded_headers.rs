@@ -1,0 +1,39 @@
+//! The proxies' request descriptions and cookies: arbitrary header values (repeated, empty,
+//! binary) for both forward-auth endpoints. Never panics; an accepted description is one
+//! whose path reads the same again.
+#![no_main]
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use libfuzzer_sys::fuzz_target;
+use sekimori::http::authz::target::{Mode, from_headers};
+
+const NAMES: [&str; 8] = [
+    "x-forwarded-method",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-uri",
+    "x-original-url",
+    "x-original-method",
+    "cookie",
+    "x-forwarded-for",
+];
+
+fuzz_target!(|data: &[u8]| {
+    // Header values separated by 0xff; the byte before each picks its name.
+    let mut h = HeaderMap::new();
+    for part in data.split(|b| *b == 0xff) {
+        let Some((pick, value)) = part.split_first() else { continue };
+        let name = HeaderName::from_static(NAMES[usize::from(*pick) % NAMES.len()]);
+        if let Ok(v) = HeaderValue::from_bytes(value) {
+            h.append(name, v);
+        }
+    }
+    for mode in [Mode::ForwardAuth, Mode::AuthRequest] {
+        if let Ok(t) = from_headers(mode, &h) {
+            let again = sekimori::canon::canonicalise(sekimori::canon::encode(&t.path).as_bytes())
+                .expect("an accepted path reads again");
+            assert_eq!(again.path, t.path);
+        }
+    }
+    let _ = sekimori::http::client::cookie(&h, "sekimori_session");
+});

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test Sekimori has: formatting, lints, unit tests, the integration test binary
+# Runs every test Sekimori has: formatting, lints, unit and property tests, the integration test binary
 # (real SQLite files, the real binary, a real server process), and a validation of the
 # Docker Compose file. Installs the Debian packages the tests use when they are missing
 # (needs root for that; as another user it names what is missing).
@@ -23,7 +23,9 @@ step() { printf '\n==> %s\n' "$*"; }
 # log's off-box copy), poppler-utils (the printed report's PDF pages as PNG, and their text)
 # and python3-jsonschema (the report's JSON against its schema), postgresql-15 (the shared
 # store: the tests run initdb into temporary directories as the postgres account), prometheus
-# (promtool checks and unit-tests the sample alert rules).
+# (promtool checks and unit-tests the sample alert rules), python3-venv and curl (Schemathesis
+# from PyPI in a virtual environment, against a seeded gateway). The fuzz step uses the
+# nightly toolchain and installs cargo-fuzz; the package step installs cargo-deb.
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
@@ -45,6 +47,8 @@ command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
 /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need+=(python3-jsonschema)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql-15)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${need[*]}"
@@ -77,5 +81,20 @@ step "Prometheus alert rules (promtool check and unit tests)"
 step "docker compose file"
 docker-compose -f docker/compose.yaml config -q
 echo "docker/compose.yaml: valid"
+
+step "OpenAPI description (config/openapi.json is what the gateway serves)"
+cargo run --locked --quiet --bin sekimori -- openapi | diff -q - config/openapi.json
+
+step "the container image's build stage, from exactly the Dockerfile's COPY set"
+bash tests/docker_copyset.sh
+
+step "the PAM module's .deb: built, installed with dpkg, signed in through with pamtester"
+bash tests/deb.sh
+
+step "Schemathesis against a seeded gateway (bounded: 120 s)"
+bash tests/schemathesis/run.sh 120
+
+step "fuzzing every parser at the edge (bounded: 20 s per target)"
+bash tests/fuzz.sh 20
 
 step "all tests passed"

@@ -17,8 +17,13 @@ use crate::process::Gateway;
 use crate::support::{Env, text};
 use crate::totp::oathtool;
 
-/// The module built by `cargo build -p pam_sekimori`, beside the test binary's directory.
+/// The module built by `cargo build -p pam_sekimori`, beside the test binary's directory;
+/// or, with `SEKIMORI_PAM_INSTALLED=1` (tests/deb.sh), the bare name `pam_sekimori.so`, which
+/// libpam finds only where the Debian package installed it.
 pub fn module_path() -> PathBuf {
+    if std::env::var_os("SEKIMORI_PAM_INSTALLED").is_some_and(|v| v == "1") {
+        return PathBuf::from("pam_sekimori.so");
+    }
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let so = dir.join("libpam_sekimori.so");

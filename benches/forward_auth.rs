@@ -96,6 +96,7 @@ async fn forward_auth_ratio(
     let headers = vec![
         cookie(state, "bench").await,
         "X-Original-URL: http://emr.localhost/chart/1".to_owned(),
+        "X-Original-Method: GET".to_owned(),
     ];
     let addr = serve(sekimori::build_router(state.clone())).await;
     let url = format!("http://{addr}/api/v1/authz/auth-request");

@@ -20,12 +20,23 @@ const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Rows per audit commit.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
 /// The process's recorder (installed once; every gateway state in a process shares it).
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
             let installed = PrometheusBuilder::new()
                 .set_buckets(BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        metrics_exporter_prometheus::Matcher::Full(
+                            "sekimori_audit_batch_rows".into(),
+                        ),
+                        BATCH_BUCKETS,
+                    )
+                })
                 .and_then(|b| b.install_recorder());
             match installed {
                 Ok(h) => {
@@ -94,6 +105,10 @@ fn describe() {
     describe_histogram!(
         "sekimori_audit_append_seconds",
         "Audit append time, until the row is durable"
+    );
+    describe_histogram!(
+        "sekimori_audit_batch_rows",
+        "Rows committed together in one audit transaction (group commit)"
     );
     describe_gauge!(
         "sekimori_audit_rows_pending",
@@ -263,6 +278,11 @@ pub fn audit_pending(delta: f64) {
 
 pub fn audit_append(took: Duration) {
     histogram!("sekimori_audit_append_seconds").record(took.as_secs_f64());
+}
+
+/// Rows one audit transaction committed (the group commit's batch).
+pub fn audit_batch(rows: usize) {
+    histogram!("sekimori_audit_batch_rows").record(rows as f64);
 }
 
 pub fn set(name: &'static str, value: f64) {

@@ -30,6 +30,9 @@ use crate::store::sql::{OpenMode, SqlStore};
 use crate::totp::service::TotpService;
 use crate::webauthn::service::WebauthnService;
 
+/// See `SessionService::with_local_trust`.
+pub const LOCAL_TRUST: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Where this process's short-lived state lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateSource {
@@ -133,6 +136,7 @@ impl AppState {
             config.password.hashing,
             config.password.pepper.clone(),
             config.password.max_concurrent_hashes,
+            config.password.hash_priority,
         )?;
         let passwords = Arc::new(
             PasswordService::new(
@@ -180,7 +184,14 @@ impl AppState {
             ),
         };
         let config = Arc::new(config);
-        let sessions = SessionService::new(state.clone(), config.session.clone());
+        let mut sessions = SessionService::new(state.clone(), config.session.clone());
+        // On Redis, a session the store confirmed is trusted for half a second before the
+        // next round trip: forward-auth then mostly answers from memory, and a session
+        // another replica revoked is refused within that time (this replica's own
+        // revocations at once).
+        if state_source == StateSource::Redis {
+            sessions = sessions.with_local_trust(LOCAL_TRUST);
+        }
         let admin = AccountAdmin::new(
             stores.clone(),
             passwords.clone(),

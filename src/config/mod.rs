@@ -107,6 +107,7 @@ pub struct PasswordConfig {
     pub policy: PasswordPolicy,
     pub hashing: HashParams,
     pub max_concurrent_hashes: usize,
+    pub hash_priority: crate::password::hasher::HashPriority,
     pub blocklist_file: Option<PathBuf>,
     pub breach_filter_file: Option<PathBuf>,
     pub pepper: Option<SecretBytes>,

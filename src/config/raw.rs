@@ -135,6 +135,7 @@ pub struct RawHashing {
     pub iterations: u32,
     pub parallelism: u32,
     pub max_concurrent: usize,
+    pub priority: String,
 }
 
 impl Default for RawHashing {
@@ -144,6 +145,7 @@ impl Default for RawHashing {
             iterations: 2,
             parallelism: 1,
             max_concurrent: 0,
+            priority: "idle".into(),
         }
     }
 }

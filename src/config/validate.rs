@@ -16,6 +16,7 @@ use crate::account::FacilityId;
 use crate::crypto::SecretString;
 use crate::crypto::hash::{self, HashParams};
 use crate::crypto::secret::SecretBytes;
+use crate::password::hasher::HashPriority;
 use crate::password::rules::{Composition, PasswordPolicy};
 
 /// Keys some products use for periodic password rotation. Guideline 7.0 deleted it, and
@@ -425,9 +426,17 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
         problems.push(problem(
             "password.hashing.max_concurrent",
             "must be between 0 (automatic) and 64",
-            "use 0: one less than the number of cores, at least 1",
+            "use 0: one worker per core",
         ));
     }
+    let hash_priority = HashPriority::parse(&p.hashing.priority).unwrap_or_else(|| {
+        problems.push(problem(
+            "password.hashing.priority",
+            format!("unknown priority {:?}", p.hashing.priority),
+            "use \"idle\" (hash only on cores nothing else wants), \"low\" (nice 19) or \"normal\"",
+        ));
+        HashPriority::Idle
+    });
     check_file("password.blocklist_file", &p.blocklist_file, &mut problems);
     check_file(
         "password.breach_filter_file",
@@ -517,13 +526,12 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
                 },
                 hashing,
                 max_concurrent_hashes: match p.hashing.max_concurrent {
-                    // Leave a core to everything else: forward-auth latency must not
-                    // depend on how many people are signing in.
-                    0 => std::thread::available_parallelism()
-                        .map_or(1, |n| n.get().saturating_sub(1))
-                        .max(1),
+                    // Every core: the workers run below the request threads' priority, so
+                    // forward-auth latency does not depend on how many people sign in.
+                    0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                     n => n,
                 },
+                hash_priority,
                 blocklist_file: p.blocklist_file.clone(),
                 breach_filter_file: p.breach_filter_file.clone(),
                 pepper,

@@ -1,9 +1,12 @@
 //! Password hashing with argon2id. Parameters live in the PHC string, so a hash made with
 //! weaker parameters still verifies and is flagged for upgrade.
+//!
+//! Each hash runs in a working area this module allocates ([`WorkArea`]) rather than argon2's
+//! own: one sized so that the C library always maps it for this hash and unmaps it when the
+//! hash ends, instead of keeping 19 MiB per thread in its arenas after every sign-in.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use super::secret::SecretBytes;
 
@@ -75,6 +78,38 @@ pub fn validate_params(params: HashParams) -> Result<(), HashError> {
     argon2(params, None).map(|_| ())
 }
 
+/// glibc maps an allocation of at least its mmap threshold on its own and unmaps it on free;
+/// but freeing a mapped block of up to 32 MiB raises that threshold to the block's size, after
+/// which the next 19 MiB comes from (and stays in) a thread's arena. A capacity just over
+/// 32 MiB is always mapped and never moves the threshold. Only the blocks argon2 uses are
+/// written, so the pages beyond them are never resident.
+const ALWAYS_MAPPED_BLOCKS: usize = 32 * 1024 + 1;
+
+/// One hash's argon2 memory, returned to the system when dropped.
+struct WorkArea(Vec<Block>);
+
+impl WorkArea {
+    fn new(blocks: usize) -> Self {
+        let mut area = Vec::with_capacity(blocks.max(ALWAYS_MAPPED_BLOCKS));
+        area.resize(blocks, Block::new());
+        Self(area)
+    }
+}
+
+/// argon2 of `password` with `salt` into `out`, in a working area of its own.
+fn compute(
+    argon: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), HashError> {
+    let mut area = WorkArea::new(params.block_count());
+    argon
+        .hash_password_into_with_memory(password, salt, out, &mut area.0[..])
+        .map_err(|e| HashError::Compute(e.to_string()))
+}
+
 /// Hash a password (already NFKC-normalised by the caller) into a PHC string.
 pub fn hash_password(
     password: &str,
@@ -83,10 +118,18 @@ pub fn hash_password(
 ) -> Result<String, HashError> {
     let salt = super::random_bytes::<16>();
     let hasher = argon2(params, pepper)?;
-    hasher
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| HashError::Compute(e.to_string()))
+    let p = hasher.params().clone();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    compute(&hasher, &p, password.as_bytes(), &salt, &mut out)?;
+    let phc = |e: argon2::password_hash::phc::Error| HashError::Compute(e.to_string());
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&p).map_err(|e| HashError::Compute(e.to_string()))?,
+        salt: Some(Salt::new(&salt).map_err(phc)?),
+        hash: Some(Output::new(&out).map_err(phc)?),
+    };
+    Ok(hash.to_string())
 }
 
 /// Verify a password against a PHC string and say whether the hash should be upgraded.
@@ -96,35 +139,54 @@ pub fn verify_password(
     current: HashParams,
     pepper: Option<&SecretBytes>,
 ) -> Result<Verified, HashError> {
-    let parsed = PasswordHash::new(phc).map_err(|e| HashError::Malformed(e.to_string()))?;
-    if parsed.algorithm.as_str() != "argon2id"
-        && parsed.algorithm.as_str() != "argon2i"
-        && parsed.algorithm.as_str() != "argon2d"
-    {
-        return Err(HashError::Malformed(format!(
-            "unsupported algorithm {}",
-            parsed.algorithm
-        )));
-    }
-    let stored = Params::try_from(&parsed).map_err(|e| HashError::Malformed(e.to_string()))?;
-    // The verifier takes algorithm and parameters from the PHC string; our instance only
-    // contributes the pepper.
-    let verifier = argon2(current, pepper)?;
-    match verifier.verify_password(password.as_bytes(), &parsed) {
-        Ok(()) => {
-            let same = parsed.algorithm.as_str() == "argon2id"
-                && stored.m_cost() == current.memory_kib
-                && stored.t_cost() == current.iterations
-                && stored.p_cost() == current.parallelism;
-            Ok(if same {
-                Verified::Match
-            } else {
-                Verified::MatchNeedsRehash
-            })
+    let malformed = HashError::Malformed;
+    let parsed = PasswordHash::new(phc).map_err(|e| malformed(e.to_string()))?;
+    let algorithm = match parsed.algorithm.as_str() {
+        "argon2id" => Algorithm::Argon2id,
+        "argon2i" => Algorithm::Argon2i,
+        "argon2d" => Algorithm::Argon2d,
+        other => return Err(malformed(format!("unsupported algorithm {other}"))),
+    };
+    let version = match parsed.version {
+        None | Some(0x13) => Version::V0x13,
+        Some(0x10) => Version::V0x10,
+        Some(v) => return Err(malformed(format!("unsupported argon2 version {v}"))),
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return Err(malformed("the PHC string has no salt or no hash".into()));
+    };
+    // Algorithm, version and cost come from the PHC string; only the pepper is ours.
+    let written = Params::try_from(&parsed).map_err(|e| malformed(e.to_string()))?;
+    let stored = Params::new(
+        written.m_cost(),
+        written.t_cost(),
+        written.p_cost(),
+        Some(expected.len()),
+    )
+    .map_err(|e| malformed(e.to_string()))?;
+    let verifier = match pepper {
+        Some(secret) => {
+            Argon2::new_with_secret(secret.expose(), algorithm, version, stored.clone())
+                .map_err(|e| HashError::Params(e.to_string()))?
         }
-        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(Verified::Mismatch),
-        Err(e) => Err(HashError::Compute(e.to_string())),
+        None => Argon2::new(algorithm, version, stored.clone()),
+    };
+    let mut out = vec![0u8; expected.len()];
+    compute(&verifier, &stored, password.as_bytes(), salt, &mut out)?;
+    let computed = Output::new(&out).map_err(|e| HashError::Compute(e.to_string()))?;
+    // Output's equality is constant-time.
+    if computed != *expected {
+        return Ok(Verified::Mismatch);
     }
+    let same = algorithm == Algorithm::Argon2id
+        && stored.m_cost() == current.memory_kib
+        && stored.t_cost() == current.iterations
+        && stored.p_cost() == current.parallelism;
+    Ok(if same {
+        Verified::Match
+    } else {
+        Verified::MatchNeedsRehash
+    })
 }
 
 #[cfg(test)]
@@ -149,6 +211,43 @@ mod tests {
             verify_password("correct horsE", &phc, CHEAP, None).unwrap(),
             Verified::Mismatch
         );
+    }
+
+    /// Hashes stored before the working area was ours (made by argon2's own hasher) still
+    /// verify, and argon2's own verifier accepts ours.
+    #[test]
+    fn the_crate_s_own_hasher_and_verifier_agree() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let pepper = SecretBytes::new(b"0123456789abcdef".to_vec());
+        for pepper in [None, Some(&pepper)] {
+            let theirs = argon2(CHEAP, pepper)
+                .unwrap()
+                .hash_password_with_salt(b"correct horse", b"salt-of-16-bytes")
+                .unwrap()
+                .to_string();
+            assert_eq!(
+                verify_password("correct horse", &theirs, CHEAP, pepper).unwrap(),
+                Verified::Match
+            );
+            assert_eq!(
+                verify_password("correct horsE", &theirs, CHEAP, pepper).unwrap(),
+                Verified::Mismatch
+            );
+            let ours = hash_password("correct horse", CHEAP, pepper).unwrap();
+            let parsed = PasswordHash::new(&ours).unwrap();
+            assert!(
+                argon2(CHEAP, pepper)
+                    .unwrap()
+                    .verify_password(b"correct horse", &parsed)
+                    .is_ok()
+            );
+            assert!(
+                argon2(CHEAP, pepper)
+                    .unwrap()
+                    .verify_password(b"correct horsE", &parsed)
+                    .is_err()
+            );
+        }
     }
 
     #[test]

@@ -1,45 +1,120 @@
-//! Hashing off the async runtime on a bounded pool: argon2id at 19 MiB is ~20-60 ms of CPU,
-//! so at most `max_concurrent` hashes run at once and the rest wait their turn rather than
-//! starving request handling. The pepper, when configured, never leaves this type.
+//! Hashing on a pool of its own: argon2id at 19 MiB is ~20-60 ms of CPU, so it runs on
+//! dedicated worker threads (one per core by default) at a lower scheduling priority than the
+//! threads that answer requests (`SCHED_IDLE` by default). Sign-ins use every idle cycle, and
+//! forward-auth still comes first. Each hash's working memory is mapped for it and unmapped
+//! after (`crypto::hash`), so resident memory is the base plus one argon2 area per busy
+//! worker, and back at the base when sign-ins stop. The pepper never leaves this type.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use tokio::sync::Semaphore;
+use std::sync::{Arc, Mutex, mpsc};
 
 use crate::crypto::SecretString;
 use crate::crypto::hash::{self, HashError, HashParams, Verified};
 use crate::crypto::secret::SecretBytes;
 
-/// Leaves the hash queue gauge when the hash is done or its caller went away.
-struct Queued;
+/// How the hashing workers are scheduled against the threads that answer requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashPriority {
+    /// `SCHED_IDLE`: a hash runs only on a core nothing else wants.
+    #[default]
+    Idle,
+    /// Nice 19: the lowest ordinary priority.
+    Low,
+    /// The same as every other thread.
+    Normal,
+}
 
-impl Drop for Queued {
-    fn drop(&mut self) {
-        crate::metrics::hash_queue(-1.0);
+impl HashPriority {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "idle" => Some(Self::Idle),
+            "low" => Some(Self::Low),
+            "normal" => Some(Self::Normal),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Low => "low",
+            Self::Normal => "normal",
+        }
+    }
+
+    /// Apply to the calling thread. A refusal (a sandbox forbidding it) is logged and
+    /// the worker hashes at normal priority rather than not at all.
+    fn apply(self) {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        use thread_priority::{ThreadPriority, set_current_thread_priority};
+        let applied = match self {
+            Self::Normal => Ok(()),
+            Self::Idle => set_thread_priority_and_policy(
+                thread_native_id(),
+                ThreadPriority::Min,
+                ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+            ),
+            Self::Low => set_current_thread_priority(ThreadPriority::Min),
+        };
+        if let Err(e) = applied {
+            tracing::warn!(priority = self.as_str(), error = ?e, "hashing worker priority not set");
+        }
     }
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Debug, Clone)]
 pub struct Hasher {
     params: HashParams,
     pepper: Option<Arc<SecretBytes>>,
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+    workers: usize,
     /// Hashes computed so far (a metric; the lockout race test reads it).
     computed: Arc<AtomicU64>,
 }
 
 impl Hasher {
+    /// A pool of `workers` threads (at least one) at `priority`. The threads end when the
+    /// last clone of the hasher is dropped.
     pub fn new(
         params: HashParams,
         pepper: Option<SecretBytes>,
-        max_concurrent: usize,
+        workers: usize,
+        priority: HashPriority,
     ) -> Result<Self, HashError> {
         hash::validate_params(params)?;
+        let workers = workers.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..workers {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("sekimori-hash-{i}"))
+                .spawn(move || {
+                    priority.apply();
+                    loop {
+                        // The lock is held only while waiting for the next job.
+                        let job = match queue.lock() {
+                            Ok(q) => q.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| HashError::Compute(format!("starting a hashing worker: {e}")))?;
+        }
         Ok(Self {
             params,
             pepper: pepper.map(Arc::new),
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            jobs,
+            workers,
             computed: Arc::new(AtomicU64::new(0)),
         })
     }
@@ -53,26 +128,35 @@ impl Hasher {
         self.params
     }
 
+    /// How many hashes run at once.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce(HashParams, Option<&SecretBytes>) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        crate::metrics::hash_queue(1.0);
-        let _queued = Queued;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashError::Compute("hashing pool closed".into()))?;
         let params = self.params;
         let pepper = self.pepper.clone();
-        self.computed.fetch_add(1, Ordering::Relaxed);
-        let started = std::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || job(params, pepper.as_deref()))
-            .await
-            .map_err(|e| HashError::Compute(format!("hashing task failed: {e}")))?;
-        crate::metrics::hash_time(started.elapsed());
-        result
+        let computed = self.computed.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        crate::metrics::hash_queue(1.0);
+        let job: Job = Box::new(move || {
+            computed.fetch_add(1, Ordering::Relaxed);
+            let started = std::time::Instant::now();
+            let result = job(params, pepper.as_deref());
+            crate::metrics::hash_time(started.elapsed());
+            crate::metrics::hash_queue(-1.0);
+            // The caller may have gone away; the hash was still counted.
+            let _ = tx.send(result);
+        });
+        if self.jobs.send(job).is_err() {
+            crate::metrics::hash_queue(-1.0);
+            return Err(HashError::Compute("hashing pool closed".into()));
+        }
+        rx.await
+            .map_err(|_| HashError::Compute("a hashing worker stopped".into()))?
     }
 
     /// Hash an already-normalised password.
@@ -118,7 +202,7 @@ mod tests {
             iterations: 1,
             parallelism: 1,
         };
-        let h = Hasher::new(params, None, 1).unwrap();
+        let h = Hasher::new(params, None, 1, HashPriority::Idle).unwrap();
         let phc = h.hash("s3cret".into()).await.unwrap();
         assert_eq!(
             h.verify("s3cret".into(), phc.clone()).await.unwrap(),
@@ -134,6 +218,54 @@ mod tests {
         assert_eq!(h.find_match("nope".into(), vec![]).await.unwrap(), None);
     }
 
+    /// The workers run under the policy asked for, and hashes run side by side on them.
+    #[tokio::test]
+    async fn workers_hash_at_idle_priority_side_by_side() {
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, thread_schedule_policy,
+        };
+        let params = HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let h = Hasher::new(params, None, 2, HashPriority::Idle).unwrap();
+        assert_eq!(h.workers(), 2);
+        let policy = h
+            .run(|_, _| Ok(thread_schedule_policy().ok()))
+            .await
+            .unwrap();
+        assert_eq!(
+            policy,
+            Some(ThreadSchedulePolicy::Normal(
+                NormalThreadSchedulePolicy::Idle
+            ))
+        );
+        // Two jobs that each wait for the other can only finish on two workers at once.
+        let barrier = Arc::new(std::sync::Barrier::new(2));
+        let (a, b) = (barrier.clone(), barrier);
+        let (x, y) = tokio::join!(
+            h.run(move |_, _| Ok(a.wait().is_leader())),
+            h.run(move |_, _| Ok(b.wait().is_leader()))
+        );
+        assert_ne!(
+            x.unwrap(),
+            y.unwrap(),
+            "one of the two is the barrier's leader"
+        );
+        let normal = Hasher::new(params, None, 1, HashPriority::Normal).unwrap();
+        let policy = normal
+            .run(|_, _| Ok(thread_schedule_policy().ok()))
+            .await
+            .unwrap();
+        assert_ne!(
+            policy,
+            Some(ThreadSchedulePolicy::Normal(
+                NormalThreadSchedulePolicy::Idle
+            ))
+        );
+    }
+
     #[test]
     fn refuses_impossible_parameters() {
         let bad = HashParams {
@@ -141,6 +273,6 @@ mod tests {
             iterations: 0,
             parallelism: 1,
         };
-        assert!(Hasher::new(bad, None, 1).is_err());
+        assert!(Hasher::new(bad, None, 1, HashPriority::Normal).is_err());
     }
 }

@@ -99,16 +99,31 @@ pub fn plausible_cookie(value: &str) -> bool {
 
 /// Parsed records by sid, reused while the stored bytes are unchanged: the forward-auth path
 /// reads the session on every request, and parsing it was the largest cost of the lookup.
-type Parsed = std::sync::RwLock<std::collections::HashMap<String, (Vec<u8>, Arc<SessionRecord>)>>;
+/// Each entry also says when the state store last confirmed it.
+type Parsed = std::sync::RwLock<std::collections::HashMap<String, Parsed1>>;
+
+#[derive(Debug)]
+struct Parsed1 {
+    bytes: Vec<u8>,
+    record: Arc<SessionRecord>,
+    confirmed: DateTime<Utc>,
+}
 
 /// Parsed records kept at most; the cache is emptied when full.
 const PARSED_MAX: usize = 50_000;
+
+/// The longest a replica may go on trusting a session another replica revoked.
+pub const MAX_LOCAL_TRUST: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct SessionService {
     state: Arc<dyn StateStore>,
     config: SessionConfig,
     parsed: Arc<Parsed>,
+    /// How long a confirmation from the state store is trusted without asking again (a
+    /// shared store only: it saves a round trip per request). Sessions revoked here are
+    /// dropped at once; those revoked by another replica are refused within this time.
+    local_trust: Option<chrono::Duration>,
 }
 
 impl SessionService {
@@ -117,7 +132,15 @@ impl SessionService {
             state,
             config,
             parsed: Arc::new(Parsed::default()),
+            local_trust: None,
         }
+    }
+
+    /// Trust the state store's answer about a session for `window` (at most 1 s).
+    pub fn with_local_trust(mut self, window: Duration) -> Self {
+        let window = window.min(MAX_LOCAL_TRUST);
+        self.local_trust = chrono::Duration::from_std(window).ok();
+        self
     }
 
     pub fn config(&self) -> &SessionConfig {
@@ -181,16 +204,28 @@ impl SessionService {
             return Ok(None);
         }
         let sid = sid_of(cookie);
+        if let Some(window) = self.local_trust {
+            let trusted = self.parsed.read().ok().and_then(|p| {
+                p.get(&sid)
+                    .filter(|e| now >= e.confirmed && now - e.confirmed < window)
+                    .map(|e| e.record.clone())
+            });
+            if let Some(record) = trusted.filter(|r| now < r.absolute_expiry) {
+                return Ok(Some(record));
+            }
+        }
         let key = StateKey::session(&sid);
         // The state store stays the authority: a revoked session is gone from it, whatever
         // the parse cache holds.
         let Some(bytes) = self.state.get_touch(&key, self.config.idle_timeout).await? else {
+            self.forget(&sid);
             return Ok(None);
         };
-        let cached = self.parsed.read().ok().and_then(|p| {
-            p.get(&sid)
-                .filter(|(b, _)| *b == bytes)
-                .map(|(_, r)| r.clone())
+        let cached = self.parsed.write().ok().and_then(|mut p| {
+            p.get_mut(&sid).filter(|e| e.bytes == bytes).map(|e| {
+                e.confirmed = now;
+                e.record.clone()
+            })
         });
         let record = match cached {
             Some(r) => r,
@@ -203,7 +238,14 @@ impl SessionService {
                     if p.len() >= PARSED_MAX {
                         p.clear();
                     }
-                    p.insert(sid, (bytes, r.clone()));
+                    p.insert(
+                        sid,
+                        Parsed1 {
+                            bytes,
+                            record: r.clone(),
+                            confirmed: now,
+                        },
+                    );
                 }
                 r
             }
@@ -215,6 +257,12 @@ impl SessionService {
         Ok(Some(record))
     }
 
+    fn forget(&self, sid: &str) {
+        if let Ok(mut p) = self.parsed.write() {
+            p.remove(sid);
+        }
+    }
+
     /// Is this session still there (not revoked, not idle-expired)? Does not extend it.
     pub async fn is_live(&self, sid: &str) -> Result<bool, StateError> {
         Ok(self.state.get(&StateKey::session(sid)).await?.is_some())
@@ -223,9 +271,7 @@ impl SessionService {
     /// End one session.
     pub async fn revoke(&self, account_id: &str, sid: &str) -> Result<(), StateError> {
         self.state.delete(&StateKey::session(sid)).await?;
-        if let Ok(mut p) = self.parsed.write() {
-            p.remove(sid);
-        }
+        self.forget(sid);
         self.state
             .set_remove(&StateKey::account_sessions(account_id), sid)
             .await
@@ -255,6 +301,7 @@ impl SessionService {
         let sids = self.state.set_members(&index).await?;
         for sid in &sids {
             self.state.delete(&StateKey::session(sid)).await?;
+            self.forget(sid);
         }
         self.state.delete(&index).await?;
         Ok(sids.len())
@@ -355,6 +402,54 @@ mod tests {
         let late = t0() + chrono::Duration::hours(12);
         assert!(s.lookup(a.expose(), late).await.unwrap().is_none());
         assert!(s.list("a1").await.unwrap().is_empty());
+    }
+
+    /// Two replicas on one store: the other's revocation is refused within the trust window,
+    /// this one's at once; the absolute end is never trusted past.
+    #[tokio::test]
+    async fn local_trust_is_bounded_and_own_revocations_are_immediate() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryState::new());
+        let config = crate::config::Config::from_toml_str("").unwrap().session;
+        let window = Duration::from_millis(500);
+        let a = SessionService::new(store.clone(), config.clone()).with_local_trust(window);
+        let b = SessionService::new(store, config).with_local_trust(window);
+        let (cookie, rec) = a.create(new_session("a1"), t0(), None).await.unwrap();
+        assert!(b.lookup(cookie.expose(), t0()).await.unwrap().is_some());
+        a.revoke("a1", &rec.sid).await.unwrap();
+        assert!(a.lookup(cookie.expose(), t0()).await.unwrap().is_none());
+        let later = |ms| t0() + chrono::Duration::milliseconds(ms);
+        // B was told 499 ms ago: still trusted; at 500 ms it asks the store and is refused.
+        assert!(
+            b.lookup(cookie.expose(), later(499))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            b.lookup(cookie.expose(), later(500))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            b.lookup(cookie.expose(), later(501))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // A window over the bound is held to it.
+        let c = service().with_local_trust(Duration::from_secs(60));
+        assert_eq!(
+            c.local_trust,
+            chrono::Duration::from_std(MAX_LOCAL_TRUST).ok()
+        );
+        // Without a window, every lookup asks the store.
+        let (cookie, rec) = c.create(new_session("a2"), t0(), None).await.unwrap();
+        let d = service();
+        assert!(d.lookup(cookie.expose(), t0()).await.unwrap().is_none());
+        assert!(c.lookup(cookie.expose(), t0()).await.unwrap().is_some());
+        let end = rec.absolute_expiry;
+        assert!(c.lookup(cookie.expose(), end).await.unwrap().is_none());
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ use crate::account::{Account, AccountId, FacilityId, PersonId, Username};
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditRecord, PendingRecord};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -325,8 +325,19 @@ pub struct AuditQuery {
 
 #[async_trait]
 pub trait AuditStore: Send + Sync + std::fmt::Debug {
+    /// Append rows to the chain, in order, in one transaction; returns once they are
+    /// committed (all of them, or none).
+    async fn append_audit_batch(
+        &self,
+        pending: Vec<PendingRecord>,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
     /// Append one row to the chain; returns once it is committed.
-    async fn append_audit(&self, pending: PendingRecord) -> Result<AuditRecord, StoreError>;
+    async fn append_audit(&self, pending: PendingRecord) -> Result<AuditRecord, StoreError> {
+        self.append_audit_batch(vec![pending])
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Invalid("the append returned no row".into()))
+    }
     async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
     /// The newest row's seq (0 for an empty log).
     async fn head_seq(&self) -> Result<i64, StoreError> {

@@ -21,6 +21,7 @@ mod emergency;
 mod factors;
 mod gate;
 mod gateway;
+mod group_commit;
 mod http;
 mod lifecycle;
 mod live_admin;

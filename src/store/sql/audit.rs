@@ -1,5 +1,6 @@
-//! The audit chain in SQLite. Appends take the write lock first (`BEGIN IMMEDIATE`), so two
-//! processes (the server and a CLI command) never fork the chain.
+//! The audit chain in SQL. Appends take the write lock first (`BEGIN IMMEDIATE` in SQLite, an
+//! advisory lock in PostgreSQL), so two processes never fork the chain; a batch of rows is
+//! one transaction (the group commit of `Auditor`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -60,51 +61,64 @@ fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     })
 }
 
+const INSERT: &str = "INSERT INTO audit_log (seq, event_id, facility_id, at, at_ms, kind, outcome, actor, \
+     subject, ip, device, detail, prev_hash, hash) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+
 #[async_trait]
 impl AuditStore for SqlStore {
-    async fn append_audit(&self, p: PendingRecord) -> Result<AuditRecord, StoreError> {
+    async fn append_audit_batch(
+        &self,
+        batch: Vec<PendingRecord>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_exclusive(locks::AUDIT).await?;
         let last: Option<(i64, String)> =
             sqlx::query_as(self.sql("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(map_err)?;
-        let (seq, prev_hash) = last.map_or((1, GENESIS.to_owned()), |(s, h)| (s + 1, h));
-        let hash = row_hash(&prev_hash, &p);
-        let e = &p.event;
-        let detail =
-            serde_json::to_string(&e.detail).map_err(|err| StoreError::Invalid(err.to_string()))?;
-        sqlx::query(
-            self.sql("INSERT INTO audit_log (seq, event_id, facility_id, at, at_ms, kind, outcome, actor, subject, ip, \
-             device, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
-        )
-        .bind(seq)
-        .bind(p.event_id.to_string())
-        .bind(&e.facility_id.0)
-        .bind(&p.at_text)
-        .bind(to_millis(p.at))
-        .bind(e.kind.as_str())
-        .bind(e.outcome.as_str())
-        .bind(&e.actor)
-        .bind(&e.subject)
-        .bind(&e.ip)
-        .bind(&e.device)
-        .bind(&detail)
-        .bind(&prev_hash)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_err)?;
+        let (mut seq, mut prev_hash) = last.map_or((1, GENESIS.to_owned()), |(s, h)| (s + 1, h));
+        let mut rows = Vec::with_capacity(batch.len());
+        for p in batch {
+            let hash = row_hash(&prev_hash, &p);
+            let e = &p.event;
+            let detail = serde_json::to_string(&e.detail)
+                .map_err(|err| StoreError::Invalid(err.to_string()))?;
+            sqlx::query(self.sql(INSERT))
+                .bind(seq)
+                .bind(p.event_id.to_string())
+                .bind(&e.facility_id.0)
+                .bind(&p.at_text)
+                .bind(to_millis(p.at))
+                .bind(e.kind.as_str())
+                .bind(e.outcome.as_str())
+                .bind(&e.actor)
+                .bind(&e.subject)
+                .bind(&e.ip)
+                .bind(&e.device)
+                .bind(&detail)
+                .bind(&prev_hash)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            let next = hash.clone();
+            rows.push(AuditRecord {
+                seq,
+                event_id: p.event_id,
+                at: p.at,
+                at_text: p.at_text,
+                event: p.event,
+                prev_hash: std::mem::replace(&mut prev_hash, next),
+                hash,
+            });
+            seq += 1;
+        }
         tx.commit().await.map_err(map_err)?;
-        Ok(AuditRecord {
-            seq,
-            event_id: p.event_id,
-            at: p.at,
-            at_text: p.at_text,
-            event: p.event,
-            prev_hash,
-            hash,
-        })
+        Ok(rows)
     }
 
     async fn query_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

@@ -212,9 +212,11 @@ pub(crate) mod locks {
 
 /// Every SQLite connection: WAL so readers never wait for the writer; FULL so a committed
 /// row is on disk; foreign keys enforced; a busy timeout instead of failing at once on the
-/// write lock.
+/// write lock. Each connection's page cache is held to 512 KiB (SQLite's default is 2 MiB):
+/// the kernel's page cache already holds the file, and four full caches were a quarter of
+/// the gateway's resident memory.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -512;";
 
 /// Characters escaped in the file part of a `sqlite://` URL.
 const PATH_ESCAPES: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS

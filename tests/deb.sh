@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-deb >/dev/null 2>&1 || cargo install --locked --quiet cargo-deb
-deb="$(cargo deb --locked -p pam_sekimori 2>/dev/null | tail -n 1)"
+# cargo-deb would build every library of the workspace in release; the module alone is enough.
+cargo build --release --locked -p pam_sekimori
+deb="$(cargo deb --no-build -p pam_sekimori 2>/dev/null | tail -n 1)"
 [ -f "$deb" ] || { echo "cargo deb did not print the package it built" >&2; exit 1; }
 echo "built $deb"
 

@@ -2,7 +2,7 @@
 //! notes and the README:
 //!
 //! 1. idle, after the start;
-//! 2. the peak while `SEKIMORI_BENCH_USERS` (default 400) people sign in, 50 at a time, each
+//! 2. the peak while `SEKIMORI_BENCH_USERS` (default 1,000) people sign in, 50 at a time, each
 //!    with a password and a fresh TOTP code (argon2id on every hashing worker);
 //! 3. idle again, 3 s after the last sign-in;
 //! 4. the peak while 256 connections ask forward-auth at once (`wrk -c256`), and idle after.
@@ -12,7 +12,8 @@
 //! server's); the server is `target/release/sekimori serve` on the same SQLite file.
 //!
 //! Run: `cargo bench --bench memory` (needs `wrk`). `SEKIMORI_BENCH_BIN=path` measures
-//! another build of the gateway instead (a before/after).
+//! another build of the gateway instead (a before/after); `SEKIMORI_BENCH_USERS` sets the
+//! number of people (default 1,000).
 
 #![allow(
     dead_code,
@@ -23,16 +24,16 @@
 )]
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
 use sekimori::admin::InitialPassword;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
+use common::server::{Server, free_port, post, server_toml};
 use common::{FIRST, PASSWORD, account, gateway};
 
 const MB: f64 = 1_048_576.0;
@@ -41,7 +42,7 @@ fn users() -> usize {
     std::env::var("SEKIMORI_BENCH_USERS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(400)
+        .unwrap_or(1000)
 }
 
 /// One figure of `/proc/PID/status`, in bytes.
@@ -98,84 +99,25 @@ impl Peak {
     }
 }
 
-struct Answer {
-    status: u16,
-    cookie: Option<String>,
-    body: serde_json::Value,
-}
-
-/// One HTTP/1.1 POST of JSON on its own connection.
-async fn post(
-    addr: SocketAddr,
-    path: &str,
-    cookie: Option<&str>,
-    body: &serde_json::Value,
-) -> Answer {
-    let body = body.to_string();
-    let cookie = cookie
-        .map(|c| format!("Cookie: {c}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{cookie}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let status = head[9..12].parse().unwrap();
-    let cookie = head
-        .lines()
-        .filter_map(|l| l.strip_prefix("set-cookie: "))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .find(|c| c.starts_with("sekimori_session="));
-    Answer {
-        status,
-        cookie,
-        body: serde_json::from_str(body).unwrap_or(serde_json::Value::Null),
-    }
-}
-
 /// Password, then a fresh TOTP code: the session cookie.
-async fn sign_in(addr: SocketAddr, name: &str, secret: &sekimori::totp::TotpSecret) -> String {
+fn sign_in(addr: SocketAddr, name: &str, secret: &sekimori::totp::TotpSecret) -> String {
     let first = post(
         addr,
         "/api/v1/login",
-        None,
+        &[],
         &serde_json::json!({"username": name, "password": PASSWORD, "system": "emr"}),
-    )
-    .await;
+    );
     assert_eq!(first.status, 200, "{}", first.body);
     let flow = first.body["flow_id"].as_str().unwrap().to_owned();
     let code = secret.code_at(Utc::now().timestamp() as u64).unwrap();
     let second = post(
         addr,
         "/api/v1/login",
-        None,
+        &[],
         &serde_json::json!({"flow_id": flow, "code": code}),
-    )
-    .await;
+    );
     assert_eq!(second.status, 200, "{}", second.body);
-    second.cookie.expect("a session cookie")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    second.cookie().expect("a session cookie")
 }
 
 fn mb(bytes: u64) -> f64 {
@@ -188,7 +130,8 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let extra = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://localhost:{port}\"\ndanger_insecure_cookies = true\n[lockout]\nip_limit = 100000\n[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n"
+        "{}[systems.emr]\nkind = \"web\"\nhosts = [\"emr.localhost\"]\n",
+        server_toml(port)
     );
     // The accounts, with their own password and a TOTP factor confirmed two steps ago (the
     // sign-ins below then spend a step of their own).
@@ -235,33 +178,8 @@ async fn main() {
     drop(state);
     eprintln!("{n} accounts with TOTP made");
 
-    let config = dir.path().join("sekimori.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[store]\nsqlite_path = \"{}/data/sekimori.db\"\n[log]\nlevel = \"error\"\n{extra}",
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    // SEKIMORI_BENCH_BIN measures another build (an older release, for a before/after).
-    let bin = std::env::var("SEKIMORI_BENCH_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sekimori").to_owned());
-    let child = Command::new(bin)
-        .args(["--config", config.to_str().unwrap(), "serve"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let server = Server(child);
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let server = Server::start(dir.path(), port, &extra);
+    let (pid, addr) = (server.child.id(), server.addr);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = split(pid);
 
@@ -280,7 +198,12 @@ async fn main() {
                 let Some((name, secret)) = made.get(i) else {
                     return cookie;
                 };
-                cookie = Some(sign_in(addr, name, secret).await);
+                let (name, secret) = (name.clone(), secret.clone());
+                cookie = Some(
+                    tokio::task::spawn_blocking(move || sign_in(addr, &name, &secret))
+                        .await
+                        .unwrap(),
+                );
             }
         });
     }

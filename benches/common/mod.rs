@@ -18,6 +18,7 @@ use sekimori::store::sql::OpenMode;
 
 #[path = "../../tests/it/redis_server.rs"]
 mod redis_server;
+pub mod server;
 pub use redis_server::RedisServer;
 
 /// Serve `router` on a free loopback port, with the peer address as the real server has it.

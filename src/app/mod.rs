@@ -210,9 +210,10 @@ impl AppState {
         } else {
             None
         };
-        let totp = seal
-            .as_ref()
-            .map(|key| TotpService::new(stores.clone(), state.clone(), key.clone()));
+        let totp = seal.as_ref().map(|key| {
+            TotpService::new(stores.clone(), state.clone(), key.clone())
+                .with_auditor(auditor.clone())
+        });
         let webauthn = match &seal {
             Some(key) => Some(WebauthnService::new(
                 &config.webauthn,

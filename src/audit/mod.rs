@@ -12,16 +12,15 @@ pub mod forward;
 pub mod signer;
 pub mod verify;
 pub mod watch;
+mod writer;
 
-use std::sync::Arc;
+pub use writer::Auditor;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::account::{FacilityId, token_enum};
-use crate::clock::Clock;
-use crate::store::{AuditStore, StoreError};
 
 token_enum! {
     /// What happened.
@@ -151,122 +150,4 @@ pub struct PendingRecord {
     pub at: DateTime<Utc>,
     pub at_text: String,
     pub event: AuditEvent,
-}
-
-/// Appends events. Returns only once the row is committed, so a caller that answers after
-/// `record` never acknowledges an action whose audit row could still be lost.
-///
-/// Group commit: callers queue their rows; one writer task at a time takes every row waiting
-/// at that moment and appends them in one transaction (one fsync), then answers each caller
-/// with its own row. Rows arriving meanwhile form the next batch. The writer is a task of its
-/// own, so a caller that goes away cannot leave the others of its batch unanswered.
-/// Each committed row's seq is published, so the checkpoint signer and the syslog forwarder
-/// wake at once instead of polling.
-#[derive(Debug, Clone)]
-pub struct Auditor {
-    store: Arc<dyn AuditStore>,
-    clock: Arc<dyn Clock>,
-    head: Arc<tokio::sync::watch::Sender<i64>>,
-    queue: Arc<std::sync::Mutex<Queue>>,
-}
-
-/// A row waiting for the writer, and who to tell.
-type Waiting = (
-    PendingRecord,
-    tokio::sync::oneshot::Sender<Result<AuditRecord, StoreError>>,
-);
-
-#[derive(Debug, Default)]
-struct Queue {
-    rows: Vec<Waiting>,
-    /// A writer task is running; it takes `rows` before it stops.
-    writing: bool,
-}
-
-/// The most rows one transaction takes; the rest wait for the next.
-const MAX_BATCH: usize = 512;
-
-impl Auditor {
-    pub fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store,
-            clock,
-            head: Arc::new(tokio::sync::watch::Sender::new(0)),
-            queue: Arc::new(std::sync::Mutex::new(Queue::default())),
-        }
-    }
-
-    /// The seq of each row this process commits from now on.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
-        self.head.subscribe()
-    }
-
-    pub async fn record(&self, event: AuditEvent) -> Result<AuditRecord, StoreError> {
-        let at = self.clock.now();
-        let pending = PendingRecord {
-            event_id: crate::account::new_v7(at),
-            at,
-            at_text: crate::clock::to_jst_string(at),
-            event,
-        };
-        crate::metrics::audit_pending(1.0);
-        let started = std::time::Instant::now();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let start_writer = {
-            let mut q = self
-                .queue
-                .lock()
-                .map_err(|_| StoreError::Unavailable("the audit queue is poisoned".into()))?;
-            q.rows.push((pending, tx));
-            !std::mem::replace(&mut q.writing, true)
-        };
-        if start_writer {
-            tokio::spawn(self.clone().write());
-        }
-        let result = rx.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
-                "the audit writer stopped before answering".into(),
-            ))
-        });
-        crate::metrics::audit_pending(-1.0);
-        crate::metrics::audit_append(started.elapsed());
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "audit append failed; the action is reported as failed");
-        }
-        result
-    }
-
-    /// The writer: batches until the queue is empty, then stops (the next `record` starts
-    /// another). `writing` is cleared under the queue's lock, so no row is left behind.
-    async fn write(self) {
-        loop {
-            let batch: Vec<Waiting> = {
-                let Ok(mut q) = self.queue.lock() else { return };
-                if q.rows.is_empty() {
-                    q.writing = false;
-                    return;
-                }
-                let take = q.rows.len().min(MAX_BATCH);
-                q.rows.drain(..take).collect()
-            };
-            let (pending, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            match self.store.append_audit_batch(pending).await {
-                Ok(rows) => {
-                    crate::metrics::audit_batch(rows.len());
-                    if let Some(last) = rows.last() {
-                        self.head.send_replace(last.seq);
-                    }
-                    for (row, tx) in rows.into_iter().zip(waiting) {
-                        crate::metrics::audited(&row.event);
-                        let _ = tx.send(Ok(row));
-                    }
-                }
-                Err(e) => {
-                    for tx in waiting {
-                        let _ = tx.send(Err(e.clone()));
-                    }
-                }
-            }
-        }
-    }
 }

@@ -181,6 +181,15 @@ struct Counts {
 }
 
 impl LoginService {
+    /// The same service, with its audit rows held until `self.auditor.flush()` (see
+    /// `Auditor::deferred`).
+    pub(crate) fn deferring_audit(&self) -> Self {
+        Self {
+            auditor: self.auditor.deferred(),
+            ..self.clone()
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub async fn new(
         config: Arc<Config>,

@@ -457,7 +457,7 @@ impl LoginService {
                     .await?;
                 Ok(match v {
                     Ok(v) => {
-                        self.stores.factors.touch_factor(v.factor_id, now).await?;
+                        self.auditor.note_factor_use(v.factor_id, now)?;
                         Ok((v.amr, v.factor_id))
                     }
                     Err(r) => Err(Refused {

@@ -145,7 +145,7 @@ impl Default for RawHashing {
             iterations: 2,
             parallelism: 1,
             max_concurrent: 0,
-            priority: "idle".into(),
+            priority: "low".into(),
         }
     }
 }

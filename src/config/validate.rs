@@ -435,7 +435,7 @@ pub(super) fn validate(mut value: Value, source: &str) -> Result<Config, ConfigE
             format!("unknown priority {:?}", p.hashing.priority),
             "use \"idle\" (hash only on cores nothing else wants), \"low\" (nice 19) or \"normal\"",
         ));
-        HashPriority::Idle
+        HashPriority::default()
     });
     check_file("password.blocklist_file", &p.blocklist_file, &mut problems);
     check_file(

@@ -1,7 +1,7 @@
 //! Hashing on a pool of its own: argon2id at 19 MiB is ~20-60 ms of CPU, so it runs on
 //! dedicated worker threads (one per core by default) at a lower scheduling priority than the
-//! threads that answer requests (`SCHED_IDLE` by default). Sign-ins use every idle cycle, and
-//! forward-auth still comes first. Each hash's working memory is mapped for it and unmapped
+//! threads that answer requests (nice 19 by default, `SCHED_IDLE` if asked). Sign-ins use
+//! the idle cycles, and forward-auth still comes first. Each hash's working memory is mapped for it and unmapped
 //! after (`crypto::hash`), so resident memory is the base plus one argon2 area per busy
 //! worker, and back at the base when sign-ins stop. The pepper never leaves this type.
 
@@ -15,10 +15,11 @@ use crate::crypto::secret::SecretBytes;
 /// How the hashing workers are scheduled against the threads that answer requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HashPriority {
-    /// `SCHED_IDLE`: a hash runs only on a core nothing else wants.
-    #[default]
+    /// `SCHED_IDLE`: a hash runs only on a core nothing else on the host wants.
     Idle,
-    /// Nice 19: the lowest ordinary priority.
+    /// Nice 19: the lowest ordinary priority; the default, because it still guarantees
+    /// progress when other processes keep the host busy.
+    #[default]
     Low,
     /// The same as every other thread.
     Normal,

@@ -57,6 +57,8 @@ pub struct TotpService {
     stores: Stores,
     state: Arc<dyn StateStore>,
     seal: SealRing,
+    /// When set, a code's use is written with the audit row that records it (one commit).
+    auditor: Option<crate::audit::Auditor>,
 }
 
 fn owner(account: &AccountId) -> String {
@@ -69,7 +71,14 @@ impl TotpService {
             stores,
             state,
             seal,
+            auditor: None,
         }
+    }
+
+    /// Write each code's use with the next audit commit instead of on its own.
+    pub fn with_auditor(mut self, auditor: crate::audit::Auditor) -> Self {
+        self.auditor = Some(auditor);
+        self
     }
 
     /// The factor-sealing keys (`[factors] seal_key_file` and its rotated siblings), the
@@ -163,7 +172,10 @@ impl TotpService {
                 if !self.advance(&account, step).await? {
                     return Ok(Check::Replayed);
                 }
-                self.stores.factors.touch_factor(id, now).await?;
+                match &self.auditor {
+                    Some(auditor) => auditor.note_factor_use(id, now)?,
+                    None => self.stores.factors.touch_factor(id, now).await?,
+                }
                 return Ok(Check::Accepted(id));
             }
         }

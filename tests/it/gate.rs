@@ -442,7 +442,8 @@ fn case(shared: &Shared, h: &[(usize, Vec<u8>)], forward: bool) -> bool {
                 m.is_some() && p.is_some() && host.is_some() && u.is_some(),
                 "{kept:?}"
             );
-            assert_eq!(sekimori::canon::method(m.unwrap()).unwrap(), "GET");
+            // Any method token: the rules here do not restrict methods.
+            assert!(sekimori::canon::method(m.unwrap()).is_ok());
             assert!(sekimori::canon::scheme(p.unwrap()).is_ok());
             assert_eq!(
                 sekimori::canon::host(host.unwrap()).unwrap().0,

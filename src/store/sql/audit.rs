@@ -65,16 +65,29 @@ const INSERT: &str = "INSERT INTO audit_log (seq, event_id, facility_id, at, at_
      subject, ip, device, detail, prev_hash, hash) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 
+/// A factor's last use; never earlier than the one already written.
+pub(super) const TOUCH_FACTOR: &str = "UPDATE credentials SET last_used_at = ?2 \
+     WHERE id = ?1 AND kind <> 'password' AND (last_used_at IS NULL OR last_used_at < ?2)";
+
 #[async_trait]
 impl AuditStore for SqlStore {
     async fn append_audit_batch(
         &self,
         batch: Vec<PendingRecord>,
+        touches: &[(i64, DateTime<Utc>)],
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        if batch.is_empty() {
+        if batch.is_empty() && touches.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.begin_exclusive(locks::AUDIT).await?;
+        for (id, at) in touches {
+            sqlx::query(self.sql(TOUCH_FACTOR))
+                .bind(*id)
+                .bind(to_millis(*at))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
         let last: Option<(i64, String)> =
             sqlx::query_as(self.sql("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"))
                 .fetch_optional(&mut *tx)

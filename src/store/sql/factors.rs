@@ -90,16 +90,12 @@ impl FactorStore for SqlStore {
     }
 
     async fn touch_factor(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(
-            self.sql(
-                "UPDATE credentials SET last_used_at = ?2 WHERE id = ?1 AND kind <> 'password'",
-            ),
-        )
-        .bind(id)
-        .bind(to_millis(now))
-        .execute(&self.pool)
-        .await
-        .map_err(map_err)?;
+        sqlx::query(self.sql(super::audit::TOUCH_FACTOR))
+            .bind(id)
+            .bind(to_millis(now))
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 

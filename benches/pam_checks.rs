@@ -30,7 +30,13 @@ mod common;
 use common::server::{Server, free_port, post, server_toml};
 use common::{PASSWORD, account, gateway};
 
-const CLIENTS: usize = 16;
+/// Clients at once (`SEKIMORI_BENCH_CLIENTS`, default 16).
+fn client_count() -> usize {
+    std::env::var("SEKIMORI_BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16)
+}
 
 fn checks() -> usize {
     std::env::var("SEKIMORI_BENCH_CHECKS")
@@ -122,7 +128,7 @@ async fn main() {
     let next = Arc::new(AtomicUsize::new(0));
     let bearer = format!("Bearer {credential}");
     let started = Instant::now();
-    let clients: Vec<_> = (0..CLIENTS)
+    let clients: Vec<_> = (0..client_count())
         .map(|_| {
             let (people, next, bearer) = (people.clone(), next.clone(), bearer.clone());
             std::thread::spawn(move || {
@@ -156,7 +162,8 @@ async fn main() {
     times.sort();
     let at = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     println!(
-        "PAM code checks ({CLIENTS} clients, a new connection each, n={n}): {:.0}/s, median {:.1} ms, p99 {:.1} ms; {:.2} audit commits per check",
+        "PAM code checks ({} clients, a new connection each, n={n}): {:.0}/s, median {:.1} ms, p99 {:.1} ms; {:.2} audit commits per check",
+        client_count(),
         n as f64 / took.as_secs_f64(),
         at(0.5).as_secs_f64() * 1000.0,
         at(0.99).as_secs_f64() * 1000.0,

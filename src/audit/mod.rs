@@ -16,6 +16,11 @@ mod writer;
 
 pub use writer::Auditor;
 
+/// Rows read at a time when the chain is walked (verification, signing): the rows of one
+/// batch are in memory together, and memory the C library got back from a large batch stays
+/// with the process, so a walk over a long log must not cost more than a small batch.
+pub(crate) const WALK_BATCH: u64 = 500;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::session::keys::{check_mode, private_dir, write_private};
 use crate::store::{AuditQuery, AuditStore};
 
-const BATCH: u64 = 5_000;
+const BATCH: u64 = super::WALK_BATCH;
 
 /// Load the audit key, creating it only when `create` allows (a store with no checkpoint yet:
 /// a new key for a store with checkpoints would make every earlier one look forged).

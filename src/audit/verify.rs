@@ -13,7 +13,7 @@ use super::signer::read_file;
 use crate::error::Error;
 use crate::store::{AuditQuery, AuditStore};
 
-const BATCH: u64 = 5_000;
+const BATCH: u64 = super::WALK_BATCH;
 
 /// The chain's report with the checkpoints' beside it.
 #[derive(Debug, Clone, Serialize)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use super::chain::{Report, Verifier};
 use crate::store::{AuditQuery, AuditStore, StoreError};
 
-const BATCH: u64 = 5_000;
+const BATCH: u64 = super::WALK_BATCH;
 
 /// What a page shows: the report so far and whether it reaches the newest row.
 #[derive(Debug, Clone)]

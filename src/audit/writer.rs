@@ -120,17 +120,12 @@ impl Auditor {
     }
 
     /// A factor was used at `now`: its last use is written with the next audit commit (the
-    /// row saying it was used), not in a transaction of its own.
+    /// one holding the row that says it was used; every use is audited), not in a
+    /// transaction of its own.
     pub fn note_factor_use(&self, factor_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        let start = {
-            let mut q = self.queue.lock().map_err(|_| poisoned())?;
-            let latest = q.touches.entry(factor_id).or_insert(now);
-            *latest = (*latest).max(now);
-            !std::mem::replace(&mut q.writing, true)
-        };
-        if start {
-            tokio::spawn(self.clone().write());
-        }
+        let mut q = self.queue.lock().map_err(|_| poisoned())?;
+        let latest = q.touches.entry(factor_id).or_insert(now);
+        *latest = (*latest).max(now);
         Ok(())
     }
 

@@ -221,12 +221,21 @@ impl SessionService {
             self.forget(&sid);
             return Ok(None);
         };
-        let cached = self.parsed.write().ok().and_then(|mut p| {
-            p.get_mut(&sid).filter(|e| e.bytes == bytes).map(|e| {
-                e.confirmed = now;
-                e.record.clone()
+        // The confirmation time matters only with local trust; without it, a read lock.
+        let cached = if self.local_trust.is_some() {
+            self.parsed.write().ok().and_then(|mut p| {
+                p.get_mut(&sid).filter(|e| e.bytes == bytes).map(|e| {
+                    e.confirmed = now;
+                    e.record.clone()
+                })
             })
-        });
+        } else {
+            self.parsed.read().ok().and_then(|p| {
+                p.get(&sid)
+                    .filter(|e| e.bytes == bytes)
+                    .map(|e| e.record.clone())
+            })
+        };
         let record = match cached {
             Some(r) => r,
             None => {

@@ -30,7 +30,7 @@ use sekimori::app::AppState;
 use sekimori::auth::LoginOutcome;
 
 mod common;
-use common::{FIRST, account, gateway, origin, redis, serve, session_cookie, user};
+use common::{FIRST, account, gateway, origin, redis, seconds, serve, session_cookie, user};
 
 /// No address limit (wrk is one address) and a protected web system.
 const GATEWAY_EXTRA: &str =
@@ -39,13 +39,6 @@ const GATEWAY_EXTRA: &str =
 struct Wrk {
     rps: f64,
     p99_ms: f64,
-}
-
-fn seconds() -> u64 {
-    std::env::var("SEKIMORI_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10)
 }
 
 fn parse_ms(v: &str) -> f64 {

@@ -30,11 +30,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use sekimori::admin::InitialPassword;
 
 mod common;
 use common::server::{Server, free_port, post, server_toml};
-use common::{FIRST, PASSWORD, account, gateway};
+use common::{PASSWORD, enrolled_with, gateway};
 
 const MB: f64 = 1_048_576.0;
 
@@ -137,44 +136,12 @@ async fn main() {
     // sign-ins below then spend a step of their own).
     let state = gateway(dir.path(), &extra).await;
     let t0 = Utc::now() - chrono::Duration::seconds(90);
-    let totp = state.totp.clone().unwrap();
-    let mut made = Vec::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (state, totp) = (state.clone(), totp.clone());
-        tasks.spawn(async move {
-            let name = format!("user{i}");
-            let (a, _) = state
-                .admin
-                .create(
-                    account(&name),
-                    InitialPassword::Given(FIRST.into()),
-                    "bench",
-                )
-                .await
-                .unwrap();
-            state
-                .admin
-                .change_own_password(&name, &FIRST.into(), &PASSWORD.into())
-                .await
-                .unwrap();
-            let e = totp.begin(&a, t0).await.unwrap();
-            let bytes = totp_rs::Secret::try_from_base32(e.secret_base32.expose()).unwrap();
-            let secret = sekimori::totp::TotpSecret::from_bytes(bytes.as_bytes().to_vec());
-            let code = secret.code_at(t0.timestamp() as u64).unwrap();
-            totp.confirm(&a, e.id.expose(), &code, "bench", t0)
-                .await
-                .unwrap()
-                .unwrap();
-            (name, secret)
-        });
-        if tasks.len() >= 16 {
-            made.push(tasks.join_next().await.unwrap().unwrap());
-        }
-    }
-    while let Some(r) = tasks.join_next().await {
-        made.push(r.unwrap());
-    }
+    let made: Vec<(String, sekimori::totp::TotpSecret)> =
+        enrolled_with(&state, "user", n, t0, true)
+            .await
+            .into_iter()
+            .map(|(name, _, secret)| (name, secret))
+            .collect();
     drop(state);
     eprintln!("{n} accounts with TOTP made");
 

@@ -19,14 +19,7 @@ use std::time::Duration;
 
 mod common;
 use common::server::free_port;
-use common::{gateway, serve, session_cookie, user};
-
-fn seconds() -> u64 {
-    std::env::var("SEKIMORI_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10)
-}
+use common::{gateway, seconds, serve, session_cookie, user};
 
 /// One nginx server block: `auth_request` to `backend` (keep-alive), then the static file.
 fn server(port: u16, name: &str, backend: u16, path: &str, root: &std::path::Path) -> String {

@@ -26,13 +26,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use pam_sekimori::{Config, Conversation, Item, Level, Mode, Verdict};
-use sekimori::device::DeviceKind;
-use sekimori::device::service::NewDevice;
 use sekimori::totp::TotpSecret;
 use zeroize::Zeroizing;
 
 mod common;
-use common::{enrolled, gateway, serve};
+use common::{enrolled, gateway, serve, server_device};
 
 /// A conversation that answers the code prompt at once.
 struct Answer {
@@ -108,21 +106,9 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let state = gateway(dir.path(), "").await;
     let addr = serve(sekimori::build_router(state.clone())).await;
-    let (_, credential) = state
-        .devices
-        .add(
-            NewDevice {
-                name: "bench-server".into(),
-                kind: DeviceKind::Server,
-                location: String::new(),
-                owner: String::new(),
-            },
-            "bench",
-        )
-        .await
-        .unwrap();
+    let credential = server_device(&state).await;
     let cred_file = dir.path().join("device.credential");
-    std::fs::write(&cred_file, credential.expose()).unwrap();
+    std::fs::write(&cred_file, &credential).unwrap();
     std::fs::set_permissions(&cred_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let conf_file = dir.path().join("pam.toml");
     std::fs::write(

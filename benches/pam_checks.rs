@@ -21,14 +21,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use sekimori::admin::InitialPassword;
-use sekimori::device::DeviceKind;
-use sekimori::device::service::NewDevice;
 use sekimori::totp::TotpSecret;
 
 mod common;
 use common::server::{Server, free_port, post, server_toml};
-use common::{PASSWORD, account, gateway};
+use common::{enrolled, gateway, server_device};
 
 /// Clients at once (`SEKIMORI_BENCH_CLIENTS`, default 16).
 fn client_count() -> usize {
@@ -69,55 +66,14 @@ async fn main() {
     let port = free_port();
     let extra = server_toml(port);
     let state = gateway(dir.path(), &extra).await;
-    let (_, credential) = state
-        .devices
-        .add(
-            NewDevice {
-                name: "bench-server".into(),
-                kind: DeviceKind::Server,
-                location: String::new(),
-                owner: String::new(),
-            },
-            "bench",
-        )
-        .await
-        .unwrap();
-    let credential = credential.expose().to_owned();
+    let credential = server_device(&state).await;
     // Accounts with a TOTP factor confirmed two steps ago; the checks spend a later step.
     let t0 = Utc::now() - chrono::Duration::seconds(90);
-    let totp = state.totp.clone().unwrap();
-    let mut people: Vec<(String, TotpSecret)> = Vec::with_capacity(n);
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..n {
-        let (state, totp) = (state.clone(), totp.clone());
-        tasks.spawn(async move {
-            let name = format!("pam{i}");
-            let (a, _) = state
-                .admin
-                .create(
-                    account(&name),
-                    InitialPassword::Given(PASSWORD.into()),
-                    "bench",
-                )
-                .await
-                .unwrap();
-            let e = totp.begin(&a, t0).await.unwrap();
-            let bytes = totp_rs::Secret::try_from_base32(e.secret_base32.expose()).unwrap();
-            let secret = TotpSecret::from_bytes(bytes.as_bytes().to_vec());
-            let code = secret.code_at(t0.timestamp() as u64).unwrap();
-            totp.confirm(&a, e.id.expose(), &code, "bench", t0)
-                .await
-                .unwrap()
-                .unwrap();
-            (name, secret)
-        });
-        if tasks.len() >= 32 {
-            people.push(tasks.join_next().await.unwrap().unwrap());
-        }
-    }
-    while let Some(r) = tasks.join_next().await {
-        people.push(r.unwrap());
-    }
+    let people: Vec<(String, TotpSecret)> = enrolled(&state, "pam", n, t0)
+        .await
+        .into_iter()
+        .map(|(name, _, secret)| (name, secret))
+        .collect();
     drop(state);
     eprintln!("{n} accounts with TOTP made");
 

@@ -121,6 +121,7 @@ pub fn redis() -> Option<RedisServer> {
 }
 
 /// `n` accounts `{prefix}0…` with a TOTP factor confirmed at `t0`: name, id and secret each.
+/// Their password (`PASSWORD`) is a one-time one, to be changed at the first web sign-in.
 pub async fn enrolled(
     state: &AppState,
     prefix: &str,
@@ -131,28 +132,88 @@ pub async fn enrolled(
     sekimori::account::AccountId,
     sekimori::totp::TotpSecret,
 )> {
-    let totp = state.totp.as_ref().unwrap();
-    let mut out = Vec::new();
+    enrolled_with(state, prefix, n, t0, false).await
+}
+
+/// The same, made 32 at a time; with `own_password`, each account has already changed its
+/// one-time password to `PASSWORD` (a web sign-in then needs no change).
+pub async fn enrolled_with(
+    state: &AppState,
+    prefix: &str,
+    n: usize,
+    t0: chrono::DateTime<chrono::Utc>,
+    own_password: bool,
+) -> Vec<(
+    String,
+    sekimori::account::AccountId,
+    sekimori::totp::TotpSecret,
+)> {
+    let totp = state.totp.clone().unwrap();
+    let mut out = Vec::with_capacity(n);
+    let mut tasks = tokio::task::JoinSet::new();
     for i in 0..n {
-        let name = format!("{prefix}{i}");
-        let (a, _) = state
-            .admin
-            .create(
-                account(&name),
-                InitialPassword::Given(PASSWORD.into()),
-                "bench",
-            )
-            .await
-            .unwrap();
-        let e = totp.begin(&a, t0).await.unwrap();
-        let bytes = totp_rs::Secret::try_from_base32(e.secret_base32.expose()).unwrap();
-        let secret = sekimori::totp::TotpSecret::from_bytes(bytes.as_bytes().to_vec());
-        let code = secret.code_at(t0.timestamp() as u64).unwrap();
-        totp.confirm(&a, e.id.expose(), &code, "bench", t0)
-            .await
-            .unwrap()
-            .unwrap();
-        out.push((name, a.id, secret));
+        let (state, totp, name) = (state.clone(), totp.clone(), format!("{prefix}{i}"));
+        tasks.spawn(async move {
+            let first = if own_password { FIRST } else { PASSWORD };
+            let (a, _) = state
+                .admin
+                .create(
+                    account(&name),
+                    InitialPassword::Given(first.into()),
+                    "bench",
+                )
+                .await
+                .unwrap();
+            if own_password {
+                state
+                    .admin
+                    .change_own_password(&name, &FIRST.into(), &PASSWORD.into())
+                    .await
+                    .unwrap();
+            }
+            let e = totp.begin(&a, t0).await.unwrap();
+            let bytes = totp_rs::Secret::try_from_base32(e.secret_base32.expose()).unwrap();
+            let secret = sekimori::totp::TotpSecret::from_bytes(bytes.as_bytes().to_vec());
+            let code = secret.code_at(t0.timestamp() as u64).unwrap();
+            totp.confirm(&a, e.id.expose(), &code, "bench", t0)
+                .await
+                .unwrap()
+                .unwrap();
+            (i, (name, a.id, secret))
+        });
+        if tasks.len() >= 32 {
+            out.push(tasks.join_next().await.unwrap().unwrap());
+        }
     }
-    out
+    while let Some(r) = tasks.join_next().await {
+        out.push(r.unwrap());
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, p)| p).collect()
+}
+
+/// A registered server (`bench-server`) for the PAM calls: its credential.
+pub async fn server_device(state: &AppState) -> String {
+    let (_, credential) = state
+        .devices
+        .add(
+            sekimori::device::service::NewDevice {
+                name: "bench-server".into(),
+                kind: sekimori::device::DeviceKind::Server,
+                location: String::new(),
+                owner: String::new(),
+            },
+            "bench",
+        )
+        .await
+        .unwrap();
+    credential.expose().to_owned()
+}
+
+/// Each timed run's length, `SEKIMORI_BENCH_SECONDS` (default 10).
+pub fn seconds() -> u64 {
+    std::env::var("SEKIMORI_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
 }

@@ -36,3 +36,18 @@ pub mod vendor;
 pub mod webauthn;
 
 pub use http::build_router;
+
+/// What the unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// The property tests' settings: `cases` cases, a fresh seed each run (ChaCha), and no
+    /// regression files written into the source tree.
+    pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+        proptest::test_runner::Config {
+            cases,
+            failure_persistence: None,
+            rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
+            ..proptest::test_runner::Config::default()
+        }
+    }
+}

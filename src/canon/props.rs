@@ -111,12 +111,7 @@ fn denied(rule: &AccessRule, path: &str) -> bool {
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 4096,
-        failure_persistence: None,
-        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        ..ProptestConfig::default()
-    }
+    crate::test_support::proptest_config(4096)
 }
 
 proptest! {

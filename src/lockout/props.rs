@@ -26,12 +26,7 @@ fn policy() -> impl Strategy<Value = LockoutPolicy> {
 }
 
 fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: 2048,
-        failure_persistence: None,
-        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        ..ProptestConfig::default()
-    }
+    crate::test_support::proptest_config(2048)
 }
 
 proptest! {

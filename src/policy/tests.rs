@@ -460,12 +460,8 @@ fn compiled_access_rules_read_as_the_rules_say() {
         0..3usize,
         any::<bool>(),
     );
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 3000,
-        failure_persistence: None,
-        rng_algorithm: proptest::test_runner::RngAlgorithm::ChaCha,
-        ..ProptestConfig::default()
-    });
+    let mut runner =
+        proptest::test_runner::TestRunner::new(crate::test_support::proptest_config(3000));
     let seen = std::cell::RefCell::new(std::collections::BTreeSet::new());
     runner
         .run(&strategy, |(h, p, m, rs, lab, trusted, device, two)| {

@@ -148,6 +148,21 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
+/// Times written with an audit commit rather than in transactions of their own: the latest
+/// use of each factor (by id) and the latest sign-in of each account (by id), noted since the
+/// previous commit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RideAlong {
+    pub factor_uses: Vec<(i64, DateTime<Utc>)>,
+    pub sign_ins: Vec<(String, DateTime<Utc>)>,
+}
+
+impl RideAlong {
+    pub fn is_empty(&self) -> bool {
+        self.factor_uses.is_empty() && self.sign_ins.is_empty()
+    }
+}
+
 /// A row about to be appended: everything but its place in the chain.
 #[derive(Debug, Clone)]
 pub struct PendingRecord {

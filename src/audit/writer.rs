@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
-use super::{AuditEvent, AuditRecord, PendingRecord};
+use super::{AuditEvent, AuditRecord, PendingRecord, RideAlong};
 use crate::clock::Clock;
 use crate::store::{AuditStore, StoreError};
 
@@ -40,8 +40,10 @@ type Waiting = (
 struct Queue {
     rows: Vec<Waiting>,
     /// Factors used since the last commit, with the time of their latest use.
-    touches: HashMap<i64, DateTime<Utc>>,
-    /// A writer task is running; it takes `rows` and `touches` before it stops.
+    factor_uses: HashMap<i64, DateTime<Utc>>,
+    /// Accounts signed in since the last commit, with the time of their latest sign-in.
+    sign_ins: HashMap<String, DateTime<Utc>>,
+    /// A writer task is running; it takes everything above before it stops.
     writing: bool,
 }
 
@@ -124,7 +126,16 @@ impl Auditor {
     /// transaction of its own.
     pub fn note_factor_use(&self, factor_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut q = self.queue.lock().map_err(|_| poisoned())?;
-        let latest = q.touches.entry(factor_id).or_insert(now);
+        let latest = q.factor_uses.entry(factor_id).or_insert(now);
+        *latest = (*latest).max(now);
+        Ok(())
+    }
+
+    /// An account signed in at `now` (a session, or an allowed PAM sign-in): written with the
+    /// next audit commit, which holds the row recording the sign-in when noted before it.
+    pub fn note_sign_in(&self, account_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut q = self.queue.lock().map_err(|_| poisoned())?;
+        let latest = q.sign_ins.entry(account_id.to_owned()).or_insert(now);
         *latest = (*latest).max(now);
         Ok(())
     }
@@ -177,19 +188,23 @@ impl Auditor {
     /// another). `writing` is cleared under the queue's lock, so no row is left behind.
     async fn write(self) {
         loop {
-            let (batch, touches) = {
+            let (batch, also) = {
                 let Ok(mut q) = self.queue.lock() else { return };
-                if q.rows.is_empty() && q.touches.is_empty() {
+                if q.rows.is_empty() {
+                    // Ride-along writes wait for a row; they never make a commit alone.
                     q.writing = false;
                     return;
                 }
                 let take = q.rows.len().min(MAX_BATCH);
                 let batch: Vec<Waiting> = q.rows.drain(..take).collect();
-                let touches: Vec<(i64, DateTime<Utc>)> = q.touches.drain().collect();
-                (batch, touches)
+                let also = RideAlong {
+                    factor_uses: q.factor_uses.drain().collect(),
+                    sign_ins: q.sign_ins.drain().collect(),
+                };
+                (batch, also)
             };
             let (pending, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-            match self.store.append_audit_batch(pending, &touches).await {
+            match self.store.append_audit_batch(pending, &also).await {
                 Ok(rows) => {
                     crate::metrics::audit_batch(rows.len());
                     if let Some(last) = rows.last() {
@@ -201,9 +216,10 @@ impl Auditor {
                     }
                 }
                 Err(e) => {
-                    // A last use that could not be written is not worth failing for again.
-                    if !touches.is_empty() {
-                        tracing::warn!(error = %e, factors = touches.len(), "factors' last use not recorded");
+                    // Last uses and sign-in times that could not be written are not worth
+                    // failing for again.
+                    if !also.is_empty() {
+                        tracing::warn!(error = %e, "factors' last use and sign-in times not recorded");
                     }
                     for tx in waiting {
                         let _ = tx.send(Err(e.clone()));

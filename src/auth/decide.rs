@@ -126,6 +126,8 @@ impl LoginService {
         };
         match verdict {
             Verdict::Issue if origin.channel == Channel::Pam => {
+                // A sign-in at a server counts against dormancy like one on the web.
+                self.auditor.note_sign_in(&account.id.to_string(), now)?;
                 self.auditor
                     .record(base(EventKind::LoginAttempt, Outcome::Success))
                     .await?;
@@ -298,7 +300,9 @@ impl LoginService {
                 (cookie, session, upgraded)
             }
         };
-        // No session is handed out unless its audit record is committed.
+        // No session is handed out unless its audit record is committed; the sign-in time
+        // is written in the same commit.
+        self.auditor.note_sign_in(&account.id.to_string(), now)?;
         if let Err(e) = self.auditor.record(event).await {
             let _ = self
                 .sessions
@@ -308,9 +312,6 @@ impl LoginService {
         }
         if let Some(up) = &proof.upgrades {
             self.sessions.revoke(&session.account_id, &up.sid).await?;
-        }
-        if let Err(e) = self.stores.accounts.touch_last_login(account.id, now).await {
-            tracing::warn!(error = %e, "recording the last login time failed");
         }
         let notices = self.notices(account, ff).await;
         Ok(LoginOutcome::Authenticated {

@@ -326,17 +326,17 @@ pub struct AuditQuery {
 #[async_trait]
 pub trait AuditStore: Send + Sync + std::fmt::Debug {
     /// Append rows to the chain, in order, in one transaction; returns once they are
-    /// committed (all of them, or none). The factors' last uses noted since the previous
-    /// batch (`touches`: factor id, time) are written in the same transaction, so a sign-in
-    /// commits once.
+    /// committed (all of them, or none). The factors' last uses and the accounts' last
+    /// sign-ins noted since the previous batch (`also`) are written in the same transaction,
+    /// so a sign-in commits once.
     async fn append_audit_batch(
         &self,
         pending: Vec<PendingRecord>,
-        touches: &[(i64, DateTime<Utc>)],
+        also: &crate::audit::RideAlong,
     ) -> Result<Vec<AuditRecord>, StoreError>;
     /// Append one row to the chain; returns once it is committed.
     async fn append_audit(&self, pending: PendingRecord) -> Result<AuditRecord, StoreError> {
-        self.append_audit_batch(vec![pending], &[])
+        self.append_audit_batch(vec![pending], &crate::audit::RideAlong::default())
             .await?
             .pop()
             .ok_or_else(|| StoreError::Invalid("the append returned no row".into()))

@@ -220,3 +220,41 @@ async fn unknown_device_codes_are_limited_per_address() {
         .await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A sign-in at a server is a sign-in: it moves the account's last sign-in (dormancy counts
+/// from it), in the same commit as its audit rows.
+#[tokio::test]
+async fn a_sign_in_at_a_server_counts_against_dormancy() {
+    let env = Env::new();
+    let clock = Arc::new(sekimori::clock::ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap(),
+    ));
+    let gw = Gw::new(env.state_with_clock("", clock.clone()).await);
+    gw.user("srv-admin", AccountType::Staff, &["it_admin"])
+        .await;
+    let account = gw.state.admin.find("srv-admin").await.unwrap();
+    assert_eq!(account.last_login_at, None);
+    let totp = crate::totp::service(&gw, &env);
+    let e = totp.begin(&account, clock.now()).await.unwrap();
+    let secret = e.secret_base32.expose().to_owned();
+    let code = crate::totp::oathtool(&secret, clock.now());
+    totp.confirm(&account, e.id.expose(), &code, "phone", clock.now())
+        .await
+        .unwrap()
+        .unwrap();
+    let cred = device(&gw, "srv-x").await;
+    clock.advance(Duration::days(3));
+    let at = clock.now();
+    let code = crate::totp::oathtool(&secret, at);
+    let r = pam(
+        &gw,
+        "/api/v1/pam/authenticate",
+        &cred,
+        json!({"device": "srv-x", "user": "srv-admin", "code": code, "time": at.timestamp()}),
+    )
+    .await;
+    assert_eq!(r.body["result"], "allow", "{}", r.body);
+    let after = gw.state.admin.find("srv-admin").await.unwrap();
+    assert_eq!(after.last_login_at, Some(at));
+    assert!(!after.dormant_since(at + Duration::days(89), 90));
+}

@@ -32,7 +32,7 @@ pub fn oathtool(secret_base32: &str, at: DateTime<Utc>) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-fn service(gw: &Gw, env: &Env) -> TotpService {
+pub fn service(gw: &Gw, env: &Env) -> TotpService {
     let key =
         TotpService::load_key(&env.dir.path().join("data/keys/factor-seal.key"), true).unwrap();
     TotpService::new(gw.state.stores.clone(), gw.state.state.clone(), key)

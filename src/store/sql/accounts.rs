@@ -77,6 +77,10 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| invalid("json", e))
 }
 
+/// An account's last sign-in; never earlier than the one already written.
+pub(super) const TOUCH_LAST_LOGIN: &str = "UPDATE accounts SET last_login_at = ?2 \
+     WHERE id = ?1 AND (last_login_at IS NULL OR last_login_at < ?2)";
+
 #[async_trait]
 impl AccountStore for SqlStore {
     async fn upsert_facility(&self, id: &FacilityId, name: &str) -> Result<(), StoreError> {
@@ -241,7 +245,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn touch_last_login(&self, id: AccountId, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query(self.sql("UPDATE accounts SET last_login_at = ?2 WHERE id = ?1"))
+        sqlx::query(self.sql(TOUCH_LAST_LOGIN))
             .bind(id.0.to_string())
             .bind(to_millis(at))
             .execute(&self.pool)

@@ -12,7 +12,7 @@ use super::{Dialect, SqlStore, locks, map_err};
 use crate::account::FacilityId;
 use crate::audit::chain::{GENESIS, row_hash};
 use crate::audit::checkpoint::Checkpoint;
-use crate::audit::{AuditEvent, AuditRecord, EventKind, Outcome, PendingRecord};
+use crate::audit::{AuditEvent, AuditRecord, EventKind, Outcome, PendingRecord, RideAlong};
 use crate::clock::{from_millis, to_millis};
 use crate::store::{AuditQuery, AuditStore, StoreError};
 
@@ -76,13 +76,21 @@ impl AuditStore for SqlStore {
     async fn append_audit_batch(
         &self,
         batch: Vec<PendingRecord>,
-        touches: &[(i64, DateTime<Utc>)],
+        also: &RideAlong,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        if batch.is_empty() && touches.is_empty() {
+        if batch.is_empty() && also.is_empty() {
             return Ok(Vec::new());
         }
         let mut tx = self.begin_exclusive(locks::AUDIT).await?;
-        for (id, at) in touches {
+        for (id, at) in &also.sign_ins {
+            sqlx::query(self.sql(super::accounts::TOUCH_LAST_LOGIN))
+                .bind(id.as_str())
+                .bind(to_millis(*at))
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        for (id, at) in &also.factor_uses {
             sqlx::query(self.sql(TOUCH_FACTOR))
                 .bind(*id)
                 .bind(to_millis(*at))

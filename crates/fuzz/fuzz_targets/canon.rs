@@ -3,15 +3,21 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sekimori::canon::{canonicalise, encode};
+use sekimori::canon::{MAX_TARGET_BYTES, canonicalise, encode};
 
 fuzz_target!(|data: &[u8]| {
     match canonicalise(data) {
         Ok(p) => {
             // Spelled again, the path reads as itself; decoded once more, it does not change.
-            let again = canonicalise(encode(&p.path).as_bytes())
-                .unwrap_or_else(|r| panic!("{data:?} read once as {:?}, then refused: {r:?}", p.path));
-            assert_eq!(again.path, p.path, "not idempotent for {data:?}");
+            // (Spelling a path again can lengthen it threefold, `{` becoming `%7B`; past the
+            // length limit the second reading is rightly refused, and that proves nothing.)
+            let spelled = encode(&p.path);
+            if spelled.len() <= MAX_TARGET_BYTES {
+                let again = canonicalise(spelled.as_bytes()).unwrap_or_else(|r| {
+                    panic!("{data:?} read once as {:?}, then refused: {r:?}", p.path)
+                });
+                assert_eq!(again.path, p.path, "not idempotent for {data:?}");
+            }
             assert_eq!(p.folded, p.path.to_ascii_lowercase());
             let twice = percent_encoding::percent_decode_str(&p.path).decode_utf8_lossy();
             assert_eq!(twice, p.path, "a second decoding changes {data:?}");

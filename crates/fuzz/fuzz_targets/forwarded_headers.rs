@@ -30,9 +30,13 @@ fuzz_target!(|data: &[u8]| {
     }
     for mode in [Mode::ForwardAuth, Mode::AuthRequest] {
         if let Ok(t) = from_headers(mode, &h) {
-            let again = sekimori::canon::canonicalise(sekimori::canon::encode(&t.path).as_bytes())
-                .expect("an accepted path reads again");
-            assert_eq!(again.path, t.path);
+            // Spelled again it reads the same, unless spelling it lengthened it past the limit.
+            let spelled = sekimori::canon::encode(&t.path);
+            if spelled.len() <= sekimori::canon::MAX_TARGET_BYTES {
+                let again = sekimori::canon::canonicalise(spelled.as_bytes())
+                    .expect("an accepted path reads again");
+                assert_eq!(again.path, t.path);
+            }
         }
     }
     let _ = sekimori::http::client::cookie(&h, "sekimori_session");

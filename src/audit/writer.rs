@@ -50,6 +50,16 @@ struct Queue {
 /// The most rows one transaction takes; the rest wait for the next.
 const MAX_BATCH: usize = 512;
 
+/// `at` for `key`, unless a later time is already noted.
+fn keep_latest<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, DateTime<Utc>>,
+    key: K,
+    at: DateTime<Utc>,
+) {
+    let latest = map.entry(key).or_insert(at);
+    *latest = (*latest).max(at);
+}
+
 fn poisoned() -> StoreError {
     StoreError::Unavailable("the audit queue is poisoned".into())
 }
@@ -126,8 +136,7 @@ impl Auditor {
     /// transaction of its own.
     pub fn note_factor_use(&self, factor_id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut q = self.queue.lock().map_err(|_| poisoned())?;
-        let latest = q.factor_uses.entry(factor_id).or_insert(now);
-        *latest = (*latest).max(now);
+        keep_latest(&mut q.factor_uses, factor_id, now);
         Ok(())
     }
 
@@ -135,8 +144,7 @@ impl Auditor {
     /// next audit commit, which holds the row recording the sign-in when noted before it.
     pub fn note_sign_in(&self, account_id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let mut q = self.queue.lock().map_err(|_| poisoned())?;
-        let latest = q.sign_ins.entry(account_id.to_owned()).or_insert(now);
-        *latest = (*latest).max(now);
+        keep_latest(&mut q.sign_ins, account_id.to_owned(), now);
         Ok(())
     }
 

@@ -64,12 +64,20 @@ fn argon2(params: HashParams, pepper: Option<&SecretBytes>) -> Result<Argon2<'_>
         None,
     )
     .map_err(|e| HashError::Params(e.to_string()))?;
+    instance(Algorithm::Argon2id, Version::V0x13, p, pepper)
+}
+
+/// An argon2 instance, keyed with the pepper when there is one.
+fn instance(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    pepper: Option<&SecretBytes>,
+) -> Result<Argon2<'_>, HashError> {
     match pepper {
-        Some(secret) => {
-            Argon2::new_with_secret(secret.expose(), Algorithm::Argon2id, Version::V0x13, p)
-                .map_err(|e| HashError::Params(e.to_string()))
-        }
-        None => Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, p)),
+        Some(secret) => Argon2::new_with_secret(secret.expose(), algorithm, version, params)
+            .map_err(|e| HashError::Params(e.to_string())),
+        None => Ok(Argon2::new(algorithm, version, params)),
     }
 }
 
@@ -99,12 +107,11 @@ impl WorkArea {
 /// argon2 of `password` with `salt` into `out`, in a working area of its own.
 fn compute(
     argon: &Argon2<'_>,
-    params: &Params,
     password: &[u8],
     salt: &[u8],
     out: &mut [u8],
 ) -> Result<(), HashError> {
-    let mut area = WorkArea::new(params.block_count());
+    let mut area = WorkArea::new(argon.params().block_count());
     argon
         .hash_password_into_with_memory(password, salt, out, &mut area.0[..])
         .map_err(|e| HashError::Compute(e.to_string()))
@@ -118,14 +125,14 @@ pub fn hash_password(
 ) -> Result<String, HashError> {
     let salt = super::random_bytes::<16>();
     let hasher = argon2(params, pepper)?;
-    let p = hasher.params().clone();
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    compute(&hasher, &p, password.as_bytes(), &salt, &mut out)?;
+    compute(&hasher, password.as_bytes(), &salt, &mut out)?;
     let phc = |e: argon2::password_hash::phc::Error| HashError::Compute(e.to_string());
     let hash = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&p).map_err(|e| HashError::Compute(e.to_string()))?,
+        params: ParamsString::try_from(hasher.params())
+            .map_err(|e| HashError::Compute(e.to_string()))?,
         salt: Some(Salt::new(&salt).map_err(phc)?),
         hash: Some(Output::new(&out).map_err(phc)?),
     };
@@ -164,15 +171,9 @@ pub fn verify_password(
         Some(expected.len()),
     )
     .map_err(|e| malformed(e.to_string()))?;
-    let verifier = match pepper {
-        Some(secret) => {
-            Argon2::new_with_secret(secret.expose(), algorithm, version, stored.clone())
-                .map_err(|e| HashError::Params(e.to_string()))?
-        }
-        None => Argon2::new(algorithm, version, stored.clone()),
-    };
+    let verifier = instance(algorithm, version, stored.clone(), pepper)?;
     let mut out = vec![0u8; expected.len()];
-    compute(&verifier, &stored, password.as_bytes(), salt, &mut out)?;
+    compute(&verifier, password.as_bytes(), salt, &mut out)?;
     let computed = Output::new(&out).map_err(|e| HashError::Compute(e.to_string()))?;
     // Output's equality is constant-time.
     if computed != *expected {

@@ -9,20 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::metrics::metric;
 use crate::process::{Gateway, request};
 use crate::support::{Env, text};
-
-/// Sum and count of a histogram in the Prometheus text.
-fn histogram(metrics: &str, name: &str) -> (f64, f64) {
-    let read = |suffix: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}_{suffix} ")))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (read("sum"), read("count"))
-}
 
 #[test]
 fn no_acknowledged_audit_row_is_lost_when_the_gateway_is_killed_mid_burst() {
@@ -79,7 +68,8 @@ fn no_acknowledged_audit_row_is_lost_when_the_gateway_is_killed_mid_burst() {
         "only {} answers before the kill",
         acknowledged.len()
     );
-    let (rows, commits) = histogram(&metrics, "sekimori_audit_batch_rows");
+    let rows = metric(&metrics, "sekimori_audit_batch_rows_sum ");
+    let commits = metric(&metrics, "sekimori_audit_batch_rows_count ");
     eprintln!(
         "{} answers before the kill; {rows} rows in {commits} commits before the metrics read",
         acknowledged.len()

@@ -5,7 +5,8 @@ use crate::gateway::FIRST;
 use crate::process::Gateway;
 use crate::support::{Env, text};
 
-fn metric(body: &str, line_start: &str) -> f64 {
+/// The value of the first line of the Prometheus text that starts with `line_start`.
+pub fn metric(body: &str, line_start: &str) -> f64 {
     body.lines()
         .find(|l| l.starts_with(line_start))
         .and_then(|l| l.rsplit(' ').next())

@@ -72,6 +72,7 @@ refusals! {
     BAD_METHOD = "bad_method", "the method is not an upper-case HTTP method";
     BAD_SCHEME = "bad_scheme", "the scheme is not http or https";
     NOT_ABSOLUTE = "not_absolute_url", "X-Original-URL is not an absolute http(s) URL";
+    MIXED_DESCRIPTION = "mixed_description", "a header of another description scheme (or Forwarded) names a different method, scheme, host or target, or cannot be read";
 }
 
 impl Refusal {

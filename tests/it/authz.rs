@@ -170,7 +170,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies_and_must_be_unambiguo
         let r = gw.send(auth_request(url, Some(&cookie)), PROXY).await;
         assert_eq!(
             (r.status, r.code()),
-            (StatusCode::BAD_REQUEST, "ambiguous_request"),
+            (StatusCode::FORBIDDEN, "ambiguous_request"),
             "{url}"
         );
         assert!(r.headers.get("remote-user").is_none());

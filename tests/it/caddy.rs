@@ -15,7 +15,9 @@ pub fn caddy(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Killed {
          http://emr.localhost:{port} {{\n  bind 127.0.0.1\n\
          \x20 forward_auth 127.0.0.1:{gateway} {{\n    uri /api/v1/authz/forward-auth\n\
          \x20   copy_headers Remote-User Remote-Groups Remote-Name Remote-Email Sekimori-Assertion\n  }}\n\
-         \x20 reverse_proxy 127.0.0.1:{upstream}\n}}\n"
+         \x20 reverse_proxy 127.0.0.1:{upstream} {{\n\
+         \x20   header_up X-Forwarded-Method {{method}}\n\
+         \x20   header_up X-Forwarded-Uri {{uri}}\n  }}\n}}\n"
     );
     let path = dir.join("Caddyfile");
     std::fs::write(&path, conf).unwrap();

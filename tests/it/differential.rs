@@ -480,12 +480,13 @@ fn every_reading_that_decides_otherwise_is_refused() {
             }
         }
     }
+    let (mixed_accepted, mixed_refused) = mixed_schemes(&targets, &readers, &decider, &mut failures);
     let answered: Vec<String> = readers
         .iter()
         .map(|(name, paths)| format!("{name} {}", paths.iter().filter(|p| p.is_some()).count()))
         .collect();
     eprintln!(
-        "differential: {} targets (seed {SEED:#x}), {accepted} read by Sekimori, {} refused; readings per reader: {}; {disagreeing_paths} readings spelt otherwise but decided alike; {:.1} s ({:.1} s reading)",
+        "differential: {} targets (seed {SEED:#x}), {accepted} read by Sekimori, {} refused; readings per reader: {}; {disagreeing_paths} readings spelt otherwise but decided alike; mixed schemes {mixed_accepted} accepted, {mixed_refused} refused; {:.1} s ({:.1} s reading)",
         targets.len(),
         targets.len() - accepted,
         answered.join(", "),
@@ -501,9 +502,95 @@ fn every_reading_that_decides_otherwise_is_refused() {
     // The test only means something if both sides happen: targets read and refused, and
     // the readers answered for most of the corpus.
     assert!(accepted >= 1_000, "only {accepted} targets were read");
+    assert!(
+        mixed_accepted >= 1_000 && mixed_refused >= 1_000,
+        "mixed schemes: {mixed_accepted} accepted, {mixed_refused} refused"
+    );
     assert!(targets.len() - accepted >= 1_000);
     for (name, paths) in &readers {
         let n = paths.iter().filter(|p| p.is_some()).count();
         assert!(n >= targets.len() / 3, "{name} answered only {n}");
     }
+}
+
+/// Mixed schemes: each endpoint is sent its own description of one corpus target and the
+/// other scheme's header naming another (the same one, a seeded other, or the next). An
+/// upstream may read the other header, so wherever the gate lets such a pair through, every
+/// reader's reading of the other header must be decided as Sekimori decided its own.
+fn mixed_schemes(
+    targets: &[Vec<u8>],
+    readers: &[(&'static str, Vec<Reading>)],
+    decider: &Decider,
+    failures: &mut Vec<String>,
+) -> (usize, usize) {
+    use axum::http::{HeaderMap, HeaderValue};
+    use sekimori::http::authz::target::{Mode, from_headers};
+    let (mut accepted, mut refused) = (0, 0);
+    let n = targets.len();
+    for i in 0..n {
+        for j in [i, (i * 7919 + 13) % n, (i + 1) % n] {
+            let (own, other) = (&targets[i], &targets[j]);
+            let url = [&b"https://emr.clinic.example"[..], own].concat();
+            let other_url = [&b"https://emr.clinic.example"[..], other].concat();
+            for (mode, pairs) in [
+                (
+                    Mode::AuthRequest,
+                    [
+                        ("x-original-url", url.as_slice()),
+                        ("x-original-method", b"GET"),
+                        ("x-forwarded-uri", other.as_slice()),
+                    ],
+                ),
+                (
+                    Mode::ForwardAuth,
+                    [
+                        ("x-forwarded-uri", own.as_slice()),
+                        ("x-original-url", other_url.as_slice()),
+                        ("x-forwarded-method", b"GET"),
+                    ],
+                ),
+            ] {
+                let mut h = HeaderMap::new();
+                let mut sendable = true;
+                for (k, v) in pairs {
+                    match HeaderValue::from_bytes(v) {
+                        Ok(v) => {
+                            h.insert(k, v);
+                        }
+                        Err(_) => sendable = false,
+                    }
+                }
+                if mode == Mode::ForwardAuth {
+                    h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+                    h.insert(
+                        "x-forwarded-host",
+                        HeaderValue::from_static("emr.clinic.example"),
+                    );
+                }
+                if !sendable {
+                    continue;
+                }
+                let Ok(decided_on) = from_headers(mode, &h) else {
+                    refused += 1;
+                    continue;
+                };
+                accepted += 1;
+                let decided = decider.decide(&decided_on.path);
+                for (reader, paths) in readers {
+                    let Some(theirs) = &paths[j] else { continue };
+                    let theirs = String::from_utf8_lossy(theirs);
+                    let other_decision = decider.decide(&theirs);
+                    if other_decision != decided {
+                        failures.push(format!(
+                            "{mode:?} {:?} beside {:?}: {reader} reads the other header as {theirs:?} ({other_decision:?}); Sekimori decided {:?} ({decided:?})",
+                            own.escape_ascii().to_string(),
+                            other.escape_ascii().to_string(),
+                            decided_on.path
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    (accepted, refused)
 }

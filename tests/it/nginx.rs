@@ -71,13 +71,22 @@ pub fn conf(dir: &Path, port: u16, gateway: u16, upstream: u16, with_method: boo
       auth_request_set $sekimori_email $upstream_http_remote_email;
       auth_request_set $sekimori_assertion $upstream_http_sekimori_assertion;
       auth_request_set $sekimori_login $upstream_http_location;
+      auth_request_set $sekimori_refusal $upstream_http_sekimori_refusal;
       proxy_set_header Remote-User $sekimori_user;
       proxy_set_header Remote-Groups $sekimori_groups;
       proxy_set_header Remote-Name $sekimori_name;
       proxy_set_header Remote-Email $sekimori_email;
       proxy_set_header Sekimori-Assertion $sekimori_assertion;
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+      proxy_set_header X-Original-Method $request_method;
       error_page 401 =302 $sekimori_login;
+      error_page 403 @sekimori_refused;
       proxy_pass http://127.0.0.1:{upstream};
+    }}
+    location @sekimori_refused {{
+      default_type text/plain;
+      add_header Sekimori-Refusal $sekimori_refusal always;
+      return 403 "refused $sekimori_refusal\n";
     }}
   }}
 }}
@@ -128,10 +137,19 @@ pub fn one_origin(dir: &Path, port: u16, gateway: u16, upstream: u16) -> String 
       auth_request_set $sekimori_user $upstream_http_remote_user;
       auth_request_set $sekimori_assertion $upstream_http_sekimori_assertion;
       auth_request_set $sekimori_login $upstream_http_location;
+      auth_request_set $sekimori_refusal $upstream_http_sekimori_refusal;
       proxy_set_header Remote-User $sekimori_user;
       proxy_set_header Sekimori-Assertion $sekimori_assertion;
+      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+      proxy_set_header X-Original-Method $request_method;
       error_page 401 =302 $sekimori_login;
+      error_page 403 @sekimori_refused;
       proxy_pass http://127.0.0.1:{upstream};
+    }}
+    location @sekimori_refused {{
+      default_type text/plain;
+      add_header Sekimori-Refusal $sekimori_refusal always;
+      return 403 "refused $sekimori_refusal\n";
     }}
   }}
 }}

@@ -2,7 +2,8 @@
 //! and `GET /api/v1/authz/forward-auth` (Traefik, Caddy: `X-Forwarded-Method/Proto/Host/Uri`).
 //! The request description becomes one canonical target (`target`, read as `canon` reads
 //! paths) or a refusal: `400 ambiguous_request` (`414 target_too_long`), audited with its
-//! reason. Then: 200 with the identity headers; 401 (302 for a browser on forward-auth)
+//! reason; the auth-request endpoint answers every refusal `403` (nginx passes only 2xx, 401
+//! and 403 on as themselves) with the reason in `Sekimori-Refusal`. Then: 200 with the identity headers; 401 (302 for a browser on forward-auth)
 //! towards the login portal with a safe return URL, without a session or when the page needs
 //! a second factor the session lacks (`step_up=1`); 403 when the policy denies. Forwarded
 //! headers are believed only from configured proxies.
@@ -75,7 +76,7 @@ fn header_text(s: &str) -> HeaderValue {
     responses(
         (status = 200, description = "Allowed: identity headers (Remote-User, Remote-Groups, Remote-Name, Remote-Email) and the Sekimori-Assertion JWT"),
         (status = 401, description = "No session, or a second factor needed (the Location header points at the portal)", body = crate::http::openapi::ErrorBody),
-        (status = 414, description = "target_too_long", body = crate::http::openapi::ErrorBody),
+        (status = 403, description = "The policy denies (access_denied), or the description is refused (ambiguous_request, target_too_long: answered 403 so that nginx passes it on; the reason in the Sekimori-Refusal header and in details)", body = crate::http::openapi::ErrorBody),
     ))]
 pub async fn get_auth_request(
     State(state): State<AppState>,
@@ -118,6 +119,7 @@ async fn measured(state: &AppState, client: &Client, headers: &HeaderMap, mode: 
         .await
         .unwrap_or_else(IntoResponse::into_response);
     let result = match res.status().as_u16() {
+        _ if res.extensions().get::<RefusedTarget>().is_some() => "refused",
         200..=299 => "allow",
         302 | 401 => "sign_in",
         403 => "deny",
@@ -170,6 +172,12 @@ async fn refuse(
     for n in names {
         described.insert((*n).to_owned(), serde_json::json!(raw(n)));
     }
+    // The other scheme's headers that came along, as the upstream would have seen them.
+    for n in target::FOREIGN {
+        if headers.contains_key(*n) && !described.contains_key(*n) {
+            described.insert((*n).to_owned(), serde_json::json!(raw(n)));
+        }
+    }
     // Whose browser sent it, when a session came along.
     let who = session_from(state, headers)
         .await
@@ -189,18 +197,38 @@ async fn refuse(
     event.ip = Some(client.origin.ip.to_string());
     event.device = client.origin.device.clone();
     state.auditor.record(event).await?;
-    let (status, code) = if refused.refusal.status() == 414 {
-        (StatusCode::URI_TOO_LONG, "target_too_long")
+    let code = if refused.refusal.status() == 414 {
+        "target_too_long"
     } else {
-        (StatusCode::BAD_REQUEST, "ambiguous_request")
+        "ambiguous_request"
     };
-    Err(
-        ApiError::new(status, code, refused.to_string()).with_details(serde_json::json!({
+    let status = match mode {
+        // nginx's auth_request turns every answer but 2xx, 401 and 403 into its own 500.
+        Mode::AuthRequest => StatusCode::FORBIDDEN,
+        Mode::ForwardAuth if code == "target_too_long" => StatusCode::URI_TOO_LONG,
+        Mode::ForwardAuth => StatusCode::BAD_REQUEST,
+    };
+    let mut res = ApiError::new(status, code, refused.to_string())
+        .with_details(serde_json::json!({
             "reason": refused.refusal.code,
             "header": refused.header,
-        })),
-    )
+        }))
+        .into_response();
+    res.headers_mut().insert(
+        HeaderName::from_static(REFUSAL_HEADER),
+        HeaderValue::from_static(refused.refusal.code),
+    );
+    res.extensions_mut().insert(RefusedTarget);
+    Ok(res)
 }
+
+/// The answer header naming why a description was refused (nginx:
+/// `auth_request_set $sekimori_refusal $upstream_http_sekimori_refusal;`).
+pub const REFUSAL_HEADER: &str = "sekimori-refusal";
+
+/// Marks a refusal of the description, which the auth-request endpoint answers as 403.
+#[derive(Debug, Clone, Copy)]
+struct RefusedTarget;
 
 /// The account as the gate sees it: from the session, which a disable ends.
 fn account_of(session: &SessionRecord) -> AccountFacts {

@@ -118,6 +118,120 @@ pub fn parse_url(url: &[u8], method_bytes: &[u8]) -> Result<Target, Refusal> {
 
 /// Read the target a proxy describes, or refuse it.
 pub fn from_headers(mode: Mode, h: &HeaderMap) -> Result<Target, Refused> {
+    let target = own_scheme(mode, h)?;
+    others_agree(mode, h, &target)?;
+    Ok(target)
+}
+
+/// Headers that describe the request in a scheme other than the endpoint's own, which an
+/// upstream (or a framework in it) may read instead: each one present must name exactly what
+/// the endpoint's own scheme named. `X-Original-URI` and `X-Rewrite-URL` are read as the
+/// target by PHP and .NET frameworks behind nginx and IIS.
+const FOREIGN_AUTH_REQUEST: &[&str] = &[
+    "x-forwarded-method",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-uri",
+];
+const FOREIGN_FORWARD_AUTH: &[&str] = &["x-original-url", "x-original-method"];
+const FOREIGN_BOTH: &[&str] = &["x-original-uri", "x-rewrite-url", "forwarded"];
+/// Every header that some scheme reads as the request's description.
+pub const FOREIGN: &[&str] = &[
+    "x-forwarded-method",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-forwarded-uri",
+    "x-original-url",
+    "x-original-method",
+    "x-original-uri",
+    "x-rewrite-url",
+    "forwarded",
+];
+
+/// Every describing header of the other scheme (and `Forwarded`) names the same method,
+/// scheme, host and target as `t`, or the request is refused: an upstream that reads the
+/// other header must not be served a target other than the one decided.
+fn others_agree(mode: Mode, h: &HeaderMap, t: &Target) -> Result<(), Refused> {
+    let foreign = match mode {
+        Mode::AuthRequest => FOREIGN_AUTH_REQUEST,
+        Mode::ForwardAuth => FOREIGN_FORWARD_AUTH,
+    };
+    for &name in foreign.iter().chain(FOREIGN_BOTH) {
+        if !h.contains_key(name) {
+            continue;
+        }
+        let mixed = Refused {
+            refusal: Refusal::MIXED_DESCRIPTION,
+            header: Some(name),
+        };
+        let value = one(h, name).map_err(|_| mixed)?;
+        if !names_the_same(name, value, t) {
+            return Err(mixed);
+        }
+    }
+    Ok(())
+}
+
+/// Does one foreign header, read as its own readers read it, name `t`?
+fn names_the_same(name: &str, value: &[u8], t: &Target) -> bool {
+    let same_target = |raw: &[u8]| {
+        canon::canonicalise(raw).is_ok_and(|p| p.path == t.path && p.query == t.query)
+    };
+    match name {
+        "x-forwarded-method" | "x-original-method" => {
+            method(value).is_ok_and(|m| m == t.method)
+        }
+        "x-forwarded-proto" => scheme(value).is_ok_and(|s| s == t.scheme),
+        "x-forwarded-host" => host(value).is_ok_and(|hp| same_host(hp, t)),
+        "x-forwarded-uri" | "x-original-uri" | "x-rewrite-url" => same_target(value),
+        "x-original-url" => parse_url(value, t.method.as_bytes()).is_ok_and(|o| {
+            o.scheme == t.scheme
+                && same_host((o.host.clone(), o.port), t)
+                && o.path == t.path
+                && o.query == t.query
+        }),
+        "forwarded" => forwarded_agrees(value, t),
+        _ => false,
+    }
+}
+
+/// The same host name; ports differ only when both name one (a proxy that sends the host
+/// without its port still names the same system).
+fn same_host((name, port): (String, Option<u16>), t: &Target) -> bool {
+    name == t.host && !matches!((port, t.port), (Some(a), Some(b)) if a != b)
+}
+
+/// RFC 7239 `Forwarded`: every `host=` and `proto=` in every element names `t`'s; a quoted
+/// value holding a separator, an escape, or a pair that does not parse is no agreement.
+fn forwarded_agrees(value: &[u8], t: &Target) -> bool {
+    let Ok(text) = std::str::from_utf8(value) else {
+        return false;
+    };
+    text.split(',').flat_map(|element| element.split(';')).all(|pair| {
+        let pair = pair.trim();
+        if pair.is_empty() {
+            return true;
+        }
+        let Some((key, raw)) = pair.split_once('=') else {
+            return false;
+        };
+        let v = match raw.strip_prefix('"') {
+            Some(quoted) => match quoted.strip_suffix('"') {
+                Some(inner) if !inner.contains(['"', '\\']) => inner,
+                _ => return false,
+            },
+            None => raw,
+        };
+        match key.trim().to_ascii_lowercase().as_str() {
+            "host" => host(v.as_bytes()).is_ok_and(|hp| same_host(hp, t)),
+            "proto" => scheme(v.as_bytes()).is_ok_and(|s| s == t.scheme),
+            "for" | "by" => true,
+            _ => false,
+        }
+    })
+}
+
+fn own_scheme(mode: Mode, h: &HeaderMap) -> Result<Target, Refused> {
     match mode {
         Mode::AuthRequest => {
             let url = one(h, "x-original-url")?;

@@ -12,7 +12,7 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (
         400,
         "ambiguous_request",
-        "Forward-auth: a request description read two ways (the reason in details).",
+        "Forward-auth (Traefik, Caddy): a request description read two ways (the reason in details). The nginx endpoint answers the same refusal 403, with the reason in Sekimori-Refusal.",
     ),
     (
         400,
@@ -188,7 +188,7 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (
         414,
         "target_too_long",
-        "Forward-auth: the request target is too long.",
+        "Forward-auth (Traefik, Caddy): the request target is too long (the nginx endpoint: 403).",
     ),
     (
         415,

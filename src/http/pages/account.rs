@@ -300,8 +300,8 @@ pub async fn post_account(
             let Some(totp) = state.totp.as_ref() else {
                 return back(Err(M::ServiceUnavailable.get(lang).to_owned()));
             };
-            if let Err(e) = crate::http::api::factors::refuse_emergency(&account) {
-                return back(Err(api_err(e)));
+            if crate::http::api::factors::refuse_emergency(&account).is_err() {
+                return back(Err(M::EmergencyNoFactors.get(lang).to_owned()));
             }
             let now = state.clock.now();
             match (&form.enrolment_id, &form.code) {

@@ -123,6 +123,7 @@ messages! {
     NoticeRecoveryLow => "リカバリーコードの残りが少なくなっています。新しいコードを発行してください。", "Few recovery codes are left. Make new ones.";
     SetUpNow => "今すぐ登録", "Set up now";
     FlowExpired => "サインインの手続きが期限切れです。最初からやり直してください。", "The sign-in expired. Start again.";
+    EmergencyNoFactors => "非常用アカウントは非常用コードでのみサインインし、他の認証要素は登録できません。", "Emergency accounts sign in with break-glass codes only; they enrol no other factor.";
     FormExpired => "フォームの有効期限が切れました。もう一度送信してください。", "The form expired. Send it again.";
     ServiceUnavailable => "現在サインインできません。しばらくしてからやり直してください。", "Sign-in is unavailable right now. Try again shortly.";
     SecurityKeysTitle => "セキュリティキーとパスキー", "Security keys and passkeys";

@@ -4,6 +4,7 @@ pub mod api;
 pub mod authz;
 pub mod client;
 pub mod control;
+pub mod cross_site;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -212,6 +213,7 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(cross_site::guard))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             terminal::rotate_after_sign_in,

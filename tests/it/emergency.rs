@@ -16,7 +16,7 @@ use serde_json::json;
 
 use crate::factors::clock_at;
 use crate::gateway::{FIRST, Gw, PASSWORD, Reply};
-use crate::portal::{csrf, get, send};
+use crate::portal::{csrf, form_token, get, send};
 use crate::support::{Env, text};
 
 const CLIENT: &str = "192.0.2.99";
@@ -131,7 +131,10 @@ async fn a_break_glass_sign_in_works_alone_is_loud_and_seals_the_account() {
         Request::post(format!("/admin/break-glass/{id}/acknowledge"))
             .header("content-type", "application/x-www-form-urlencoded")
             .header("cookie", format!("{admin}; sekimori_csrf={token}"))
-            .body(Body::from(format!("csrf={token}&lang=en&reason={reason}")))
+            .body(Body::from(format!(
+                "csrf={}&lang=en&reason={reason}",
+                form_token(&token, Some(&admin))
+            )))
             .unwrap()
     };
     let p = send(&gw, ack("")).await;

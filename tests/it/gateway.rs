@@ -72,7 +72,8 @@ impl Gw {
         self.send(req, PROXY).await
     }
 
-    /// A request with a session cookie and an optional JSON body.
+    /// A request with a session cookie and an optional JSON body (`application/json` either
+    /// way for a method that changes something).
     pub async fn call(
         &self,
         method: &str,
@@ -88,6 +89,11 @@ impl Gw {
             Some(j) => b
                 .header("content-type", "application/json")
                 .body(Body::from(j.to_string()))
+                .unwrap(),
+            // Like every client: state-changing API calls say JSON even without a body.
+            None if method != "GET" => b
+                .header("content-type", "application/json")
+                .body(Body::empty())
                 .unwrap(),
             None => b.body(Body::empty()).unwrap(),
         };

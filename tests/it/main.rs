@@ -15,6 +15,7 @@ mod browser;
 mod caddy;
 mod checkpoints;
 mod cli;
+mod cross_site;
 mod devices;
 mod differential;
 mod emergency;

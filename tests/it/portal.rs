@@ -34,7 +34,18 @@ pub async fn send(gw: &Gw, req: Request<Body>) -> Page {
     }
 }
 
-/// The CSRF cookie a first visit sets.
+/// The token a page made for this CSRF nonce and session cookie (`sekimori_session=…`)
+/// carries: forms are bound to the session, or to no session before sign-in.
+pub fn form_token(nonce: &str, session: Option<&str>) -> String {
+    let sid = session.map(|c| {
+        c.split(';')
+            .find_map(|p| p.trim().strip_prefix("sekimori_session="))
+            .unwrap_or(c)
+    });
+    sekimori::http::pages::layout::csrf_token(nonce, sid)
+}
+
+/// The CSRF cookie's nonce that a first visit sets.
 pub async fn csrf(gw: &Gw) -> String {
     let p = send(gw, Request::get("/login").body(Body::empty()).unwrap()).await;
     let c = p.headers["set-cookie"].to_str().unwrap();
@@ -92,8 +103,9 @@ async fn login_forms_check_csrf_and_origin_and_keep_only_safe_return_urls() {
     );
 
     let token = csrf(&gw).await;
+    let field = form_token(&token, None);
     let form = format!(
-        "csrf={token}&username=form-user&password={PASSWORD}&rd=https%3A%2F%2Femr.localhost%2Fchart"
+        "csrf={field}&username=form-user&password={PASSWORD}&rd=https%3A%2F%2Femr.localhost%2Fchart"
     );
     // Without the cookie, or from another origin: refused, nothing attempted.
     let p = send(&gw, post("/login", None, None, &form)).await;
@@ -133,14 +145,14 @@ async fn login_forms_check_csrf_and_origin_and_keep_only_safe_return_urls() {
 
     // A return URL elsewhere is dropped: the portal's own page instead.
     let form = format!(
-        "csrf={token}&username=form-user&password={PASSWORD}&rd=https%3A%2F%2Fevil.example%2F"
+        "csrf={field}&username=form-user&password={PASSWORD}&rd=https%3A%2F%2Fevil.example%2F"
     );
     let p = send(&gw, post("/login", Some(&token), None, &form)).await;
     assert!(!p.html.contains("evil.example"), "{}", p.html);
     assert!(p.html.contains(r#"class="button" href="/login""#));
 
     // A wrong password: the form again, the error tied to the fields, in English on request.
-    let form = format!("csrf={token}&username=form-user&password=wrong-one-1&lang=en");
+    let form = format!("csrf={field}&username=form-user&password=wrong-one-1&lang=en");
     let p = send(&gw, post("/login", Some(&token), None, &form)).await;
     assert_eq!(p.status, StatusCode::UNAUTHORIZED);
     assert!(p.html.contains("The username or password is incorrect."));
@@ -277,7 +289,10 @@ async fn the_account_page_manages_own_factors_and_sessions() {
         Request::post("/account")
             .header("content-type", "application/x-www-form-urlencoded")
             .header("cookie", cookies.clone())
-            .body(Body::from(format!("csrf={token}&lang=en&{body}")))
+            .body(Body::from(format!(
+                "csrf={}&lang=en&{body}",
+                form_token(&token, Some(&session))
+            )))
             .unwrap()
     };
     let p = get(&gw, "/account?lang=en", &session).await;

@@ -150,8 +150,10 @@ async fn a_terminal_is_enrolled_recognised_rotated_and_a_copy_revoked() {
     let query = params(path);
     let csrf = sekimori::crypto::random_token();
     let form = format!(
-        "csrf={csrf}&device={}&token={}",
-        query["device"], query["token"]
+        "csrf={}&device={}&token={}",
+        crate::portal::form_token(&csrf, None),
+        query["device"],
+        query["token"]
     );
     let post = |form: String| {
         Request::post("/terminal/enrol")
@@ -382,7 +384,8 @@ async fn the_admin_console_lists_the_register_and_issues_a_link_once() {
             .body(Body::from(form))
             .unwrap()
     };
-    let issued = page(&gw, issue(&cookies, format!("csrf={csrf}&lang=en"))).await;
+    let field = crate::portal::form_token(&csrf, Some(&admin));
+    let issued = page(&gw, issue(&cookies, format!("csrf={field}&lang=en"))).await;
     assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
     assert!(
         issued.text.contains("/terminal/enrol?device="),
@@ -397,7 +400,7 @@ async fn the_admin_console_lists_the_register_and_issues_a_link_once() {
         &gw,
         issue(
             &format!("{clerk}; sekimori_csrf={csrf}"),
-            format!("csrf={csrf}"),
+            format!("csrf={}", crate::portal::form_token(&csrf, Some(&clerk))),
         ),
     )
     .await;

@@ -441,7 +441,7 @@ fn pam_sign_ins_of_a_vendor_obey_the_windows() {
 /// account's expiry and issue an emergency account's codes from its page.
 #[tokio::test]
 async fn the_console_manages_windows_expiry_and_break_glass_codes() {
-    use crate::portal::{csrf, get, send};
+    use crate::portal::{csrf, form_token, get, send};
     let env = Env::new();
     let clock = clock_at(2026, 12, 10);
     let gw = Gw::new(env.state_with_clock(SYSTEMS, clock.clone()).await);
@@ -456,7 +456,10 @@ async fn the_console_manages_windows_expiry_and_break_glass_codes() {
         Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")
             .header("cookie", format!("{admin}; sekimori_csrf={token}"))
-            .body(Body::from(format!("csrf={token}&{body}")))
+            .body(Body::from(format!(
+                "csrf={}&{body}",
+                form_token(&token, Some(&admin))
+            )))
             .unwrap()
     };
     let page = get(&gw, "/admin/vendors?lang=ja", &admin).await;

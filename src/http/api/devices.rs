@@ -116,7 +116,7 @@ pub async fn post_rotate(
 
 /// `POST /api/v1/admin/devices/{name}/enrolment-link`: a one-time link (24 hours) that binds
 /// the browser opening it to this terminal. Shown once.
-#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/enrolment-link", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "A terminal's one-time enrolment link, shown once", body = crate::http::openapi::DeviceAnswer)))]
+#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/enrolment-link", tag = "admin", request_body(content = Option<crate::http::openapi::NoBody>, content_type = "application/json", description = "None is read; the type must be application/json"), security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "A terminal's one-time enrolment link, shown once", body = crate::http::openapi::DeviceAnswer)))]
 pub async fn post_enrolment_link(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -353,7 +353,7 @@ pub fn with_flow(err: ApiError, flow_id: Option<SecretString>) -> ApiError {
 }
 
 /// New recovery codes (the old ones stop working), shown once.
-#[utoipa::path(post, path = "/api/v1/factors/recovery-codes", tag = "factors", security(("session" = [])), responses((status = 200, description = "A new set of recovery codes, shown once", body = crate::http::openapi::RecoveryCodes)))]
+#[utoipa::path(post, path = "/api/v1/factors/recovery-codes", tag = "factors", request_body(content = Option<crate::http::openapi::NoBody>, content_type = "application/json", description = "None is read; the type must be application/json"), security(("session" = [])), responses((status = 200, description = "A new set of recovery codes, shown once", body = crate::http::openapi::RecoveryCodes)))]
 pub async fn post_recovery_codes(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -379,7 +379,7 @@ pub async fn require_session(
     session_from(state, headers).await?.ok_or_else(no_session)
 }
 
-#[utoipa::path(post, path = "/api/v1/logout", tag = "sign-in", security((), ("session" = [])), responses((status = 200, description = "The session (if any) ended; the cookie cleared", body = crate::http::openapi::LoggedOut)))]
+#[utoipa::path(post, path = "/api/v1/logout", tag = "sign-in", request_body(content = Option<crate::http::openapi::NoBody>, content_type = "application/json", description = "None is read; the type must be application/json"), security((), ("session" = [])), responses((status = 200, description = "The session (if any) ended; the cookie cleared", body = crate::http::openapi::LoggedOut)))]
 pub async fn post_logout(
     State(state): State<AppState>,
     client: Client,

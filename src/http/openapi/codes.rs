@@ -105,6 +105,11 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     ),
     (
         403,
+        "cross_site_request",
+        "A state-changing request the browser marked Sec-Fetch-Site cross-site or same-site.",
+    ),
+    (
+        403,
         "not_an_administrator",
         "The session lacks the it_admin role.",
     ),
@@ -193,7 +198,7 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (
         415,
         "unsupported_media_type",
-        "The body is not application/json.",
+        "The body is not application/json (state-changing API requests need it even without a body).",
     ),
     (
         422,
@@ -298,7 +303,7 @@ pub(super) const COMMON: &[(&str, &str)] = &[
         "401",
         "no_session, invalid_credentials, flow_invalid, invalid_code, device_unauthorized",
     ),
-    ("403", "denied, not_an_administrator"),
+    ("403", "denied, not_an_administrator, cross_site_request"),
     (
         "404",
         "not_found, account_not_found, factor_not_found, device_not_found",

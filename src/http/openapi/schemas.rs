@@ -50,6 +50,13 @@ pub struct LoginAnswer {
     pub replaces_sid: Option<String>,
 }
 
+/// The body of an operation that reads none: `{}` or nothing, always sent as
+/// `application/json` (a state-changing request of another type is refused, so that no page
+/// can send it without a CORS preflight).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoBody {}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoggedOut {
     /// `logged_out`

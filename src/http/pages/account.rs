@@ -211,7 +211,7 @@ pub async fn post_account(
 ) -> Response {
     let lang = Lang::choose(form.lang.as_deref(), &headers);
     let csrf = Csrf::for_request(&state, &headers);
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
+    if !form_is_ours(&state, &headers, &form.csrf) {
         let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
         return html(
             StatusCode::FORBIDDEN,

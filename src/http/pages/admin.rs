@@ -72,7 +72,7 @@ pub(super) async fn admin_form(
 ) -> Result<(Lang, Csrf, std::sync::Arc<SessionRecord>), Response> {
     let lang = Lang::choose(lang, headers);
     let csrf = Csrf::for_request(state, headers);
-    if !form_is_ours(headers, token, &state.config.server.public_url) {
+    if !form_is_ours(state, headers, token) {
         let body = format!("<p>{}</p>", esc(M::FormExpired.get(lang)));
         return Err(page(lang, &csrf, StatusCode::FORBIDDEN, here, &[], &body));
     }

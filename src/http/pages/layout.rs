@@ -1,7 +1,8 @@
 //! What every page shares: the HTML frame (language switch, stylesheet, the one script),
 //! escaping, the response headers (a CSP without inline scripts, no caching), and the CSRF
-//! guard of the forms: a random token in a `SameSite=Strict` cookie that each form repeats,
-//! and the `Origin` of a form post, when the browser sends one, must be the gateway's own.
+//! guard of the forms: a nonce in a `SameSite=Strict` cookie, a token bound to it and to the
+//! session that each form repeats, and the `Origin` of a form post, when the browser sends
+//! one, must be the gateway's own.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +12,7 @@ use crate::crypto::{constant_time_eq, is_token, random_token};
 use crate::http::client::cookie;
 
 pub const CSRF_COOKIE: &str = "sekimori_csrf";
+const CSRF_COOKIE_SECURE: &str = "__Host-sekimori_csrf";
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
      style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; \
      frame-ancestors 'none'";
@@ -166,37 +168,80 @@ pub fn html(status: StatusCode, doc: String, csrf: &Csrf) -> Response {
     res
 }
 
-/// The CSRF token of this browser (from its cookie, or new).
+/// The CSRF guard of this browser's forms, OWASP's signed double-submit: the cookie holds a
+/// random nonce, and the token each form repeats is a hash of the nonce and of the session
+/// the page was made for (its secret id), or of nothing before a session exists. A token
+/// pair planted from elsewhere (a sibling host of the same site, a plain-HTTP moment) was
+/// made for another session, or none, and is refused; where cookies are `Secure` the cookie is
+/// `__Host-`, which neither a sibling host nor plain HTTP can set, so a sign-in form cannot be
+/// planted either.
 #[derive(Debug, Clone)]
 pub struct Csrf {
     pub token: String,
+    nonce: String,
     set_cookie: Option<String>,
 }
 
+/// The CSRF cookie's name: `__Host-` wherever cookies are `Secure`.
+pub fn csrf_cookie_name(secure: bool) -> &'static str {
+    if secure { CSRF_COOKIE_SECURE } else { CSRF_COOKIE }
+}
+
+/// The token for a nonce and the session a page is made for.
+pub fn csrf_token(nonce: &str, session: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(
+        Sha256::new()
+            .chain_update(b"sekimori form token v1\0")
+            .chain_update(nonce.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(session.unwrap_or("").as_bytes())
+            .finalize(),
+    )
+}
+
 impl Csrf {
-    /// This browser's token on this gateway (the cookie is `Secure` unless the gateway allows
-    /// insecure cookies on localhost).
+    /// The token for this request's browser and session (the cookie is `Secure` and
+    /// `__Host-` unless the gateway allows insecure cookies on localhost).
     pub fn for_request(state: &crate::app::AppState, headers: &HeaderMap) -> Self {
-        Self::of(headers, !state.config.server.danger_insecure_cookies)
+        let secure = !state.config.server.danger_insecure_cookies;
+        Self::of(
+            headers,
+            secure,
+            cookie(headers, &state.config.session.cookie_name),
+        )
     }
 
-    pub fn of(headers: &HeaderMap, secure: bool) -> Self {
-        match cookie(headers, CSRF_COOKIE).filter(|t| is_token(t)) {
-            Some(t) => Self {
-                token: t.to_owned(),
+    pub fn of(headers: &HeaderMap, secure: bool, session: Option<&str>) -> Self {
+        let name = csrf_cookie_name(secure);
+        match cookie(headers, name).filter(|t| is_token(t)) {
+            Some(nonce) => Self {
+                token: csrf_token(nonce, session),
+                nonce: nonce.to_owned(),
                 set_cookie: None,
             },
             None => {
-                let token = random_token();
-                let mut c = format!("{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+                let nonce = random_token();
+                let mut c = format!("{name}={nonce}; Path=/; HttpOnly; SameSite=Strict");
                 if secure {
                     c.push_str("; Secure");
                 }
                 Self {
-                    token,
+                    token: csrf_token(&nonce, session),
+                    nonce,
                     set_cookie: Some(c),
                 }
             }
+        }
+    }
+
+    /// The same browser's token for a session this response starts (the page that follows a
+    /// sign-in carries forms the new session will post).
+    pub fn for_session(&self, session: &str) -> Self {
+        Self {
+            token: csrf_token(&self.nonce, Some(session)),
+            nonce: self.nonce.clone(),
+            set_cookie: self.set_cookie.clone(),
         }
     }
 
@@ -209,14 +254,36 @@ impl Csrf {
     }
 }
 
-/// Does a form post carry this browser's token, from this gateway's own pages?
-pub fn form_is_ours(headers: &HeaderMap, form_token: &str, public_url: &str) -> bool {
+/// Does a form post carry the token made for this browser and this session, from this
+/// gateway's own pages? (Cross-site and same-site posts are refused before any handler, by
+/// [`crate::http::cross_site`].)
+pub fn form_is_ours(state: &crate::app::AppState, headers: &HeaderMap, form_token: &str) -> bool {
+    let secure = !state.config.server.danger_insecure_cookies;
+    form_matches(
+        headers,
+        form_token,
+        &state.config.server.public_url,
+        secure,
+        cookie(headers, &state.config.session.cookie_name),
+    )
+}
+
+fn form_matches(
+    headers: &HeaderMap,
+    form_token: &str,
+    public_url: &str,
+    secure: bool,
+    session: Option<&str>,
+) -> bool {
     let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         Some(o) => o == public_url.trim_end_matches('/'),
         None => true,
     };
-    let token_ok = cookie(headers, CSRF_COOKIE)
-        .is_some_and(|c| is_token(c) && constant_time_eq(c.as_bytes(), form_token.as_bytes()));
+    let token_ok = cookie(headers, csrf_cookie_name(secure))
+        .filter(|n| is_token(n))
+        .is_some_and(|n| {
+            constant_time_eq(csrf_token(n, session).as_bytes(), form_token.as_bytes())
+        });
     origin_ok && token_ok
 }
 
@@ -241,36 +308,61 @@ mod tests {
     }
 
     #[test]
-    fn a_form_needs_the_cookie_token_and_our_origin() {
-        let t = random_token();
-        let cookie = format!("{CSRF_COOKIE}={t}");
+    fn a_form_needs_the_token_of_this_browser_and_session_and_our_origin() {
+        let n = random_token();
+        let cookie = format!("{CSRF_COOKIE}={n}");
         let url = "https://auth.clinic.example";
-        assert!(form_is_ours(&headers(&[("cookie", &cookie)]), &t, url));
-        assert!(form_is_ours(
+        let ok = |h: &HeaderMap, t: &str, sid: Option<&str>| form_matches(h, t, url, false, sid);
+        let signed_in = csrf_token(&n, Some("sid-a"));
+        let before = csrf_token(&n, None);
+        assert!(ok(&headers(&[("cookie", &cookie)]), &signed_in, Some("sid-a")));
+        assert!(ok(&headers(&[("cookie", &cookie)]), &before, None));
+        assert!(ok(
             &headers(&[("cookie", &cookie), ("origin", url)]),
-            &t,
-            url
+            &signed_in,
+            Some("sid-a")
         ));
-        assert!(!form_is_ours(
+        assert!(!ok(
             &headers(&[("cookie", &cookie), ("origin", "https://evil.example")]),
-            &t,
-            url
+            &signed_in,
+            Some("sid-a")
         ));
-        assert!(!form_is_ours(&headers(&[]), &t, url), "no cookie");
-        assert!(!form_is_ours(
+        assert!(!ok(&headers(&[]), &signed_in, Some("sid-a")), "no cookie");
+        // The nonce itself, a token of another session, or one made before the session.
+        for wrong in [n.clone(), csrf_token(&n, Some("sid-b")), before] {
+            assert!(!ok(&headers(&[("cookie", &cookie)]), &wrong, Some("sid-a")));
+        }
+        // Secure gateways read only the __Host- cookie.
+        assert!(!form_matches(
             &headers(&[("cookie", &cookie)]),
-            &random_token(),
-            url
+            &signed_in,
+            url,
+            true,
+            Some("sid-a")
+        ));
+        let host = format!("{CSRF_COOKIE_SECURE}={n}");
+        assert!(form_matches(
+            &headers(&[("cookie", &host)]),
+            &signed_in,
+            url,
+            true,
+            Some("sid-a")
         ));
     }
 
     #[test]
-    fn a_new_browser_gets_a_strict_cookie() {
-        let c = Csrf::of(&HeaderMap::new(), true);
-        let set = c.set_cookie.unwrap();
+    fn a_new_browser_gets_a_strict_host_only_cookie() {
+        let c = Csrf::of(&HeaderMap::new(), true, Some("sid"));
+        let set = c.set_cookie.clone().unwrap();
         assert!(
-            set.contains("SameSite=Strict") && set.contains("Secure") && set.contains("HttpOnly")
+            set.starts_with("__Host-sekimori_csrf=")
+                && set.contains("SameSite=Strict")
+                && set.contains("Secure")
+                && set.contains("HttpOnly")
+                && set.contains("Path=/")
+                && !set.contains("Domain")
         );
-        assert!(is_token(&c.token));
+        assert_eq!(c.token, csrf_token(&c.nonce, Some("sid")));
+        assert_eq!(c.for_session("new").token, csrf_token(&c.nonce, Some("new")));
     }
 }

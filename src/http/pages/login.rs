@@ -148,7 +148,7 @@ pub async fn post_login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, form.lang.as_deref(), form.rd.as_deref());
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
+    if !form_is_ours(&state, &headers, &form.csrf) {
         return ctx.login_page(StatusCode::FORBIDDEN, &form.username, Some(M::FormExpired));
     }
     if form.username.is_empty() || form.password.is_empty() || form.password.expose().len() > 4096 {
@@ -186,7 +186,7 @@ pub async fn post_step(
     Form(form): Form<StepForm>,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, form.lang.as_deref(), form.rd.as_deref());
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
+    if !form_is_ours(&state, &headers, &form.csrf) {
         return ctx.login_page(StatusCode::FORBIDDEN, "", Some(M::FormExpired));
     }
     if let Some(new_password) = form.new_password {
@@ -327,7 +327,7 @@ pub async fn post_enrol_totp(
     Form(form): Form<EnrolForm>,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, form.lang.as_deref(), form.rd.as_deref());
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
+    if !form_is_ours(&state, &headers, &form.csrf) {
         return ctx.login_page(StatusCode::FORBIDDEN, "", Some(M::FormExpired));
     }
     let Some(totp) = state.totp.as_ref() else {
@@ -436,7 +436,7 @@ pub async fn post_logout(
     Form(form): Form<LogoutForm>,
 ) -> Response {
     let ctx = Ctx::new(&state, &headers, form.lang.as_deref(), None);
-    if !form_is_ours(&headers, &form.csrf, &state.config.server.public_url) {
+    if !form_is_ours(&state, &headers, &form.csrf) {
         return ctx.login_page(StatusCode::FORBIDDEN, "", Some(M::FormExpired));
     }
     if let Ok(Some(s)) = session_from(&state, &headers).await {
@@ -519,7 +519,7 @@ async fn outcome(
                 let display = session.username.clone();
                 let body = views::signed_in(
                     lang,
-                    &ctx.csrf,
+                    &ctx.csrf.for_session(cookie.expose()),
                     views::SignedIn {
                         display: &display,
                         continue_to: Some(ctx.rd().unwrap_or("/login")),

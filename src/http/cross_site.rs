@@ -100,13 +100,27 @@ mod tests {
             ("sec-fetch-site", "same-origin"),
             ("sec-fetch-site", "cross-site"),
         ];
-        assert_eq!(code(Method::POST, "/login", &twice), Some("cross_site_request"));
-        for ok in ["same-origin", "none"] {
-            assert_eq!(code(Method::POST, "/login", &[("sec-fetch-site", ok)]), None);
-        }
-        assert_eq!(code(Method::POST, "/login", &[]), None, "old browsers, scripts");
         assert_eq!(
-            code(Method::DELETE, "/api/v1/factors/1", &[("sec-fetch-site", "same-site")]),
+            code(Method::POST, "/login", &twice),
+            Some("cross_site_request")
+        );
+        for ok in ["same-origin", "none"] {
+            assert_eq!(
+                code(Method::POST, "/login", &[("sec-fetch-site", ok)]),
+                None
+            );
+        }
+        assert_eq!(
+            code(Method::POST, "/login", &[]),
+            None,
+            "old browsers, scripts"
+        );
+        assert_eq!(
+            code(
+                Method::DELETE,
+                "/api/v1/factors/1",
+                &[("sec-fetch-site", "same-site")]
+            ),
             Some("cross_site_request")
         );
     }
@@ -129,14 +143,23 @@ mod tests {
             );
         }
         for t in ["application/json", "Application/JSON; charset=utf-8"] {
-            assert_eq!(code(Method::POST, "/api/v1/logout", &[("content-type", t)]), None);
+            assert_eq!(
+                code(Method::POST, "/api/v1/logout", &[("content-type", t)]),
+                None
+            );
         }
         let twice = [
             ("content-type", "application/json"),
             ("content-type", "text/plain"),
         ];
-        assert_eq!(code(Method::POST, "/api/v1/logout", &twice), Some("unsupported_media_type"));
+        assert_eq!(
+            code(Method::POST, "/api/v1/logout", &twice),
+            Some("unsupported_media_type")
+        );
         assert_eq!(code(Method::GET, "/api/v1/session", &[]), None);
-        assert_eq!(code(Method::POST, "/login", &[("content-type", "text/plain")]), None);
+        assert_eq!(
+            code(Method::POST, "/login", &[("content-type", "text/plain")]),
+            None
+        );
     }
 }

@@ -24,7 +24,10 @@ where
     }
 }
 
-/// An optional JSON body: no body at all (length 0) is `None`, anything else must parse.
+/// An optional JSON body: an empty body is `None`, anything else must parse. The body is
+/// read first, so a client that sends `Content-Type: application/json` (which every
+/// state-changing API call must, see [`super::cross_site`]) with nothing after it gets `None`
+/// whether it said `Content-Length: 0`, chunked, or nothing.
 impl<T, S> axum::extract::OptionalFromRequest<S> for AppJson<T>
 where
     T: DeserializeOwned,
@@ -33,25 +36,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        let empty = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .is_some_and(|v| v == "0")
-            || (req
-                .headers()
-                .get(axum::http::header::CONTENT_TYPE)
-                .is_none()
-                && req
-                    .headers()
-                    .get(axum::http::header::TRANSFER_ENCODING)
-                    .is_none()
-                && req
-                    .headers()
-                    .get(axum::http::header::CONTENT_LENGTH)
-                    .is_none());
-        if empty {
+        let headers = req.headers().clone();
+        // Within the router's body limit, like every other extractor.
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::from(axum::extract::rejection::JsonRejection::from(e)))?;
+        if bytes.is_empty() {
             return Ok(None);
         }
+        let mut req = Request::new(axum::body::Body::from(bytes));
+        *req.headers_mut() = headers;
         <Self as FromRequest<S>>::from_request(req, state)
             .await
             .map(Some)

@@ -383,3 +383,43 @@ fn step_up_in_chromium() {
     assert!(log.contains("\"step_up_required\""), "{log}");
     drop(gw);
 }
+
+#[test]
+fn cross_site_in_chromium() {
+    let e2e = node_modules_ready();
+    let env = Env::new();
+    let (gw, url) = on_localhost(&env, &[]);
+    gw.enrol(&env, "kanri", &["--role", "it_admin"], "portal");
+    gw.enrol(&env, "higaisha", &[], "portal");
+    let summary = browser_run(
+        &env,
+        &e2e,
+        "crosssite.mjs",
+        &[
+            ("ORIGIN", url.as_str()),
+            ("USERNAME", "kanri"),
+            ("PASSWORD", crate::gateway::PASSWORD),
+            ("VICTIM", "higaisha"),
+        ],
+    );
+    assert_eq!(
+        steps(&summary),
+        [
+            "signed_in",
+            "refused /disable",
+            "refused /logout",
+            "refused /fetch",
+            "session_survived"
+        ]
+    );
+    let shown = env.run(&["user", "show", "higaisha", "--json"], None);
+    let victim: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(victim["status"], "active", "{victim}");
+    let export = env.run(&["audit", "export", "--format", "jsonl"], None);
+    let log = String::from_utf8_lossy(&export.stdout);
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("account_disabled") || l.contains("logout")),
+        "{log}"
+    );
+}

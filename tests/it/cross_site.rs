@@ -75,13 +75,21 @@ async fn planted_pairs_and_cross_site_posts_change_nothing() {
             form_token(&nonce, None),
             nonce.clone(),
         ] {
-            let p = send(&gw, form(path, &planted, format!("csrf={token}&{body}"), &[])).await;
+            let p = send(
+                &gw,
+                form(path, &planted, format!("csrf={token}&{body}"), &[]),
+            )
+            .await;
             assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}: {}", p.html);
         }
         // The victim's own valid pair, sent by another site's page.
         let token = form_token(&nonce, Some(&admin));
         for site in ["cross-site", "same-site"] {
-            for origin in [None, Some("https://evil.example"), Some("http://localhost:8080")] {
+            for origin in [
+                None,
+                Some("https://evil.example"),
+                Some("http://localhost:8080"),
+            ] {
                 let mut extra = vec![("sec-fetch-site", site)];
                 if let Some(o) = origin {
                     extra.push(("origin", o));
@@ -96,7 +104,11 @@ async fn planted_pairs_and_cross_site_posts_change_nothing() {
             }
         }
     }
-    assert_eq!(rows(&gw).await, before, "a refused request wrote an audit row");
+    assert_eq!(
+        rows(&gw).await,
+        before,
+        "a refused request wrote an audit row"
+    );
     unchanged(&gw, &admin, "forms").await;
 
     // The control: the same browser's own page, same-origin, acts.
@@ -107,11 +119,18 @@ async fn planted_pairs_and_cross_site_posts_change_nothing() {
             "/admin/accounts/victim/disable",
             &planted,
             format!("csrf={token}&reason=left+the+clinic&lang=en"),
-            &[("sec-fetch-site", "same-origin"), ("origin", "http://localhost:8080")],
+            &[
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "http://localhost:8080"),
+            ],
         ),
     )
     .await;
-    assert!(p.status.is_success() || p.status.is_redirection(), "{}", p.html);
+    assert!(
+        p.status.is_success() || p.status.is_redirection(),
+        "{}",
+        p.html
+    );
     let victim = gw.state.admin.find("victim").await.unwrap();
     assert_eq!(victim.status.as_str(), "disabled");
 }
@@ -120,8 +139,7 @@ async fn planted_pairs_and_cross_site_posts_change_nothing() {
 /// filled in: the document is generated from the router's handlers, so a new operation is
 /// covered without being added here.
 fn state_changing_operations() -> Vec<(String, String)> {
-    let doc: serde_json::Value =
-        serde_json::from_str(&sekimori::http::openapi::json()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&sekimori::http::openapi::json()).unwrap();
     let mut ops = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in ["post", "put", "patch", "delete"] {
@@ -159,7 +177,9 @@ async fn json_operations_refuse_simple_request_bodies_and_cross_site_marks() {
             if let Some(t) = content_type {
                 b = b.header("content-type", t);
             }
-            let r = gw.send(b.body(Body::from(body)).unwrap(), crate::gateway::PROXY).await;
+            let r = gw
+                .send(b.body(Body::from(body)).unwrap(), crate::gateway::PROXY)
+                .await;
             assert_eq!(
                 (r.status, r.code()),
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),

@@ -480,7 +480,8 @@ fn every_reading_that_decides_otherwise_is_refused() {
             }
         }
     }
-    let (mixed_accepted, mixed_refused) = mixed_schemes(&targets, &readers, &decider, &mut failures);
+    let (mixed_accepted, mixed_refused) =
+        mixed_schemes(&targets, &readers, &decider, &mut failures);
     let answered: Vec<String> = readers
         .iter()
         .map(|(name, paths)| format!("{name} {}", paths.iter().filter(|p| p.is_some()).count()))

@@ -106,7 +106,9 @@ fn refused(r: &Reply, endpoint: &str, reason: &str, what: &str) {
         r.body
     );
     assert_eq!(
-        r.headers.get("sekimori-refusal").and_then(|v| v.to_str().ok()),
+        r.headers
+            .get("sekimori-refusal")
+            .and_then(|v| v.to_str().ok()),
         Some(reason),
         "{what}"
     );
@@ -225,9 +227,19 @@ async fn repeated_and_joined_descriptions_are_refused() {
 /// target is refused (an upstream reading it would serve what was not decided); the same
 /// request spelt in both schemes passes.
 const MIXED: &[(&str, &str, &[u8], bool)] = &[
-    (ORIGINAL, "x-forwarded-host", b"portal.clinic.example", false),
+    (
+        ORIGINAL,
+        "x-forwarded-host",
+        b"portal.clinic.example",
+        false,
+    ),
     (ORIGINAL, "x-forwarded-host", b"emr.clinic.example", true),
-    (ORIGINAL, "x-forwarded-host", b"EMR.clinic.example:443", true),
+    (
+        ORIGINAL,
+        "x-forwarded-host",
+        b"EMR.clinic.example:443",
+        true,
+    ),
     (ORIGINAL, "x-forwarded-uri", b"/admin", false),
     (ORIGINAL, "x-forwarded-uri", b"/chart?x=1", false),
     (ORIGINAL, "x-forwarded-uri", b"/%2e%2e/admin", false),
@@ -236,11 +248,31 @@ const MIXED: &[(&str, &str, &[u8], bool)] = &[
     (ORIGINAL, "x-forwarded-proto", b"https", true),
     (ORIGINAL, "x-forwarded-method", b"POST", false),
     (ORIGINAL, "x-forwarded-method", b"GET", true),
-    (FORWARD, "x-original-url", b"https://emr.clinic.example/admin", false),
-    (FORWARD, "x-original-url", b"https://portal.clinic.example/chart", false),
-    (FORWARD, "x-original-url", b"http://emr.clinic.example/chart", false),
+    (
+        FORWARD,
+        "x-original-url",
+        b"https://emr.clinic.example/admin",
+        false,
+    ),
+    (
+        FORWARD,
+        "x-original-url",
+        b"https://portal.clinic.example/chart",
+        false,
+    ),
+    (
+        FORWARD,
+        "x-original-url",
+        b"http://emr.clinic.example/chart",
+        false,
+    ),
     (FORWARD, "x-original-url", b"/admin", false),
-    (FORWARD, "x-original-url", b"https://emr.clinic.example/chart", true),
+    (
+        FORWARD,
+        "x-original-url",
+        b"https://emr.clinic.example/chart",
+        true,
+    ),
     (FORWARD, "x-original-method", b"DELETE", false),
     (FORWARD, "x-original-method", b"GET", true),
     (ORIGINAL, "x-original-uri", b"/admin", false),
@@ -248,13 +280,38 @@ const MIXED: &[(&str, &str, &[u8], bool)] = &[
     (FORWARD, "x-original-uri", b"/chart", true),
     (ORIGINAL, "x-rewrite-url", b"/admin", false),
     (FORWARD, "x-rewrite-url", b"/admin/", false),
-    (ORIGINAL, "forwarded", b"for=192.0.2.1;host=portal.clinic.example", false),
+    (
+        ORIGINAL,
+        "forwarded",
+        b"for=192.0.2.1;host=portal.clinic.example",
+        false,
+    ),
     (FORWARD, "forwarded", b"proto=http", false),
-    (FORWARD, "forwarded", b"for=192.0.2.1, for=192.0.2.2;host=portal.clinic.example", false),
-    (ORIGINAL, "forwarded", b"host=\"emr.clinic.example;x\"", false),
+    (
+        FORWARD,
+        "forwarded",
+        b"for=192.0.2.1, for=192.0.2.2;host=portal.clinic.example",
+        false,
+    ),
+    (
+        ORIGINAL,
+        "forwarded",
+        b"host=\"emr.clinic.example;x\"",
+        false,
+    ),
     (FORWARD, "forwarded", b"secret=1", false),
-    (ORIGINAL, "forwarded", b"for=192.0.2.1;proto=https;host=\"emr.clinic.example\"", true),
-    (FORWARD, "forwarded", b"for=192.0.2.1;proto=https;host=emr.clinic.example", true),
+    (
+        ORIGINAL,
+        "forwarded",
+        b"for=192.0.2.1;proto=https;host=\"emr.clinic.example\"",
+        true,
+    ),
+    (
+        FORWARD,
+        "forwarded",
+        b"for=192.0.2.1;proto=https;host=emr.clinic.example",
+        true,
+    ),
 ];
 
 #[tokio::test]
@@ -355,7 +412,11 @@ async fn paths_other_servers_read_differently_are_refused() {
         } else {
             StatusCode::FORBIDDEN
         };
-        assert_eq!((r.status, r.code()), (status, "target_too_long"), "{endpoint}");
+        assert_eq!(
+            (r.status, r.code()),
+            (status, "target_too_long"),
+            "{endpoint}"
+        );
     }
 }
 

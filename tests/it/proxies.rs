@@ -95,7 +95,12 @@ fn nginx_and_caddy_pass_only_requests_with_one_reading() {
             ],
         );
         assert!(!reached_upstream(&r), "{proxy}: {}", r.body);
-        assert_eq!(r.status, if proxy == "nginx" { 403 } else { 400 }, "{proxy}: {}", r.body);
+        assert_eq!(
+            r.status,
+            if proxy == "nginx" { 403 } else { 400 },
+            "{proxy}: {}",
+            r.body
+        );
         // Describing headers of the other scheme, which the upstream also receives, naming
         // another target than the one the proxy describes: refused, never let through.
         // Each proxy overwrites the headers of its own scheme, toward the gateway and the
@@ -112,7 +117,11 @@ fn nginx_and_caddy_pass_only_requests_with_one_reading() {
         ] {
             let r = via(port, "/chart", &[c[0], (name, value)]);
             let what = format!("{proxy} {name}: {}\n{}", r.head, r.body);
-            let refuses = if proxy == "nginx" { nginx_refuses } else { caddy_refuses };
+            let refuses = if proxy == "nginx" {
+                nginx_refuses
+            } else {
+                caddy_refuses
+            };
             if refuses {
                 assert!(!reached_upstream(&r), "{what}");
                 let expected = if proxy == "nginx" { 403 } else { 400 };
@@ -163,7 +172,10 @@ fn an_nginx_without_the_method_header_is_refused_not_guessed() {
     let cookie = p.gw.enrol(&p.env, "unguessed", &[], "emr").cookie();
     let r = via(p.port, "/chart", &[("Cookie", &cookie)]);
     assert!(!reached_upstream(&r), "{}", r.body);
-    assert_eq!(r.status, 403, "a refusal reaches the client as a refusal, not a 500");
+    assert_eq!(
+        r.status, 403,
+        "a refusal reaches the client as a refusal, not a 500"
+    );
     assert_eq!(r.body.trim(), "refused missing_header", "{}", r.body);
     let o = p.env.run(&["audit", "export", "--format", "jsonl"], None);
     let log = String::from_utf8_lossy(&o.stdout);

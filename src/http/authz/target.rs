@@ -174,13 +174,10 @@ fn others_agree(mode: Mode, h: &HeaderMap, t: &Target) -> Result<(), Refused> {
 
 /// Does one foreign header, read as its own readers read it, name `t`?
 fn names_the_same(name: &str, value: &[u8], t: &Target) -> bool {
-    let same_target = |raw: &[u8]| {
-        canon::canonicalise(raw).is_ok_and(|p| p.path == t.path && p.query == t.query)
-    };
+    let same_target =
+        |raw: &[u8]| canon::canonicalise(raw).is_ok_and(|p| p.path == t.path && p.query == t.query);
     match name {
-        "x-forwarded-method" | "x-original-method" => {
-            method(value).is_ok_and(|m| m == t.method)
-        }
+        "x-forwarded-method" | "x-original-method" => method(value).is_ok_and(|m| m == t.method),
         "x-forwarded-proto" => scheme(value).is_ok_and(|s| s == t.scheme),
         "x-forwarded-host" => host(value).is_ok_and(|hp| same_host(hp, t)),
         "x-forwarded-uri" | "x-original-uri" | "x-rewrite-url" => same_target(value),
@@ -207,28 +204,30 @@ fn forwarded_agrees(value: &[u8], t: &Target) -> bool {
     let Ok(text) = std::str::from_utf8(value) else {
         return false;
     };
-    text.split(',').flat_map(|element| element.split(';')).all(|pair| {
-        let pair = pair.trim();
-        if pair.is_empty() {
-            return true;
-        }
-        let Some((key, raw)) = pair.split_once('=') else {
-            return false;
-        };
-        let v = match raw.strip_prefix('"') {
-            Some(quoted) => match quoted.strip_suffix('"') {
-                Some(inner) if !inner.contains(['"', '\\']) => inner,
-                _ => return false,
-            },
-            None => raw,
-        };
-        match key.trim().to_ascii_lowercase().as_str() {
-            "host" => host(v.as_bytes()).is_ok_and(|hp| same_host(hp, t)),
-            "proto" => scheme(v.as_bytes()).is_ok_and(|s| s == t.scheme),
-            "for" | "by" => true,
-            _ => false,
-        }
-    })
+    text.split(',')
+        .flat_map(|element| element.split(';'))
+        .all(|pair| {
+            let pair = pair.trim();
+            if pair.is_empty() {
+                return true;
+            }
+            let Some((key, raw)) = pair.split_once('=') else {
+                return false;
+            };
+            let v = match raw.strip_prefix('"') {
+                Some(quoted) => match quoted.strip_suffix('"') {
+                    Some(inner) if !inner.contains(['"', '\\']) => inner,
+                    _ => return false,
+                },
+                None => raw,
+            };
+            match key.trim().to_ascii_lowercase().as_str() {
+                "host" => host(v.as_bytes()).is_ok_and(|hp| same_host(hp, t)),
+                "proto" => scheme(v.as_bytes()).is_ok_and(|s| s == t.scheme),
+                "for" | "by" => true,
+                _ => false,
+            }
+        })
 }
 
 fn own_scheme(mode: Mode, h: &HeaderMap) -> Result<Target, Refused> {

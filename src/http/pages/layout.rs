@@ -184,7 +184,11 @@ pub struct Csrf {
 
 /// The CSRF cookie's name: `__Host-` wherever cookies are `Secure`.
 pub fn csrf_cookie_name(secure: bool) -> &'static str {
-    if secure { CSRF_COOKIE_SECURE } else { CSRF_COOKIE }
+    if secure {
+        CSRF_COOKIE_SECURE
+    } else {
+        CSRF_COOKIE
+    }
 }
 
 /// The token for a nonce and the session a page is made for.
@@ -315,7 +319,11 @@ mod tests {
         let ok = |h: &HeaderMap, t: &str, sid: Option<&str>| form_matches(h, t, url, false, sid);
         let signed_in = csrf_token(&n, Some("sid-a"));
         let before = csrf_token(&n, None);
-        assert!(ok(&headers(&[("cookie", &cookie)]), &signed_in, Some("sid-a")));
+        assert!(ok(
+            &headers(&[("cookie", &cookie)]),
+            &signed_in,
+            Some("sid-a")
+        ));
         assert!(ok(&headers(&[("cookie", &cookie)]), &before, None));
         assert!(ok(
             &headers(&[("cookie", &cookie), ("origin", url)]),
@@ -363,6 +371,9 @@ mod tests {
                 && !set.contains("Domain")
         );
         assert_eq!(c.token, csrf_token(&c.nonce, Some("sid")));
-        assert_eq!(c.for_session("new").token, csrf_token(&c.nonce, Some("new")));
+        assert_eq!(
+            c.for_session("new").token,
+            csrf_token(&c.nonce, Some("new"))
+        );
     }
 }

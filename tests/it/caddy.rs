@@ -2,6 +2,7 @@
 //! the browser is redirected without a session, and with one the upstream sees the identity
 //! and an assertion PyJWT accepts.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,6 +30,7 @@ pub fn caddy(dir: &Path, port: u16, gateway: u16, upstream: u16) -> Killed {
         .env("XDG_CONFIG_HOME", dir)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("caddy.log")).unwrap())
+        .process_group(0)
         .spawn()
         .expect("caddy must be installed (tests/run.sh installs it)");
     let deadline = Instant::now() + Duration::from_secs(15);

@@ -2,6 +2,7 @@
 //! a real process, and the assertion verified by an independent library (Python PyJWT with
 //! `cryptography`) against the published JWKS.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -105,6 +106,8 @@ pub fn start(dir: &Path, port: u16, conf: &str) -> Killed {
         .arg(&path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        // A group of its own, so that dropping it stops the workers too.
+        .process_group(0)
         .spawn()
         .expect("nginx must be installed (tests/run.sh installs it)");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -301,4 +304,55 @@ fn nginx_auth_request_protects_an_upstream_end_to_end() {
         302,
         "idle for longer than the timeout"
     );
+}
+
+/// The processes whose parent is `pid`, and each one's state letter, from /proc.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; comm may hold spaces, so read after the last `)`.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.get(1) == Some(&pid.to_string().as_str()) {
+            out.push(head.split_whitespace().next().unwrap().parse().unwrap());
+        }
+    }
+    out
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+#[test]
+fn a_stopped_nginx_leaves_no_worker_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::process::free_port();
+    let conf = format!(
+        "{}\n    location / {{ return 204; }}\n  }}\n}}\n",
+        head(dir.path(), port, "")
+    );
+    let nginx = start(dir.path(), port, &conf);
+    let workers = children(nginx.0.id());
+    assert!(!workers.is_empty(), "nginx started no worker");
+    drop(nginx);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while workers.iter().any(|w| alive(*w)) {
+        assert!(
+            Instant::now() < deadline,
+            "workers left running: {workers:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

@@ -296,11 +296,18 @@ impl Proxied {
     }
 }
 
-/// A child process killed when dropped (nginx, Caddy).
+/// A child process killed when dropped (nginx, Caddy), with its process group: nginx's
+/// workers outlive a master stopped by SIGKILL, so each is started as a group of its own
+/// (`process_group(0)`) and the whole group goes.
 pub struct Killed(pub Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

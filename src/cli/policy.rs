@@ -59,35 +59,6 @@ pub enum PolicyCommand {
     },
 }
 
-/// The recorded allowances a system carries, one line each.
-pub(super) fn allowances(lang: Lang, s: &crate::config::SystemConfig) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut line = |what_en: &str, what_ja: &str, e: &crate::config::Exemption| {
-        out.push(format!(
-            "{} {}: {} {} ({}: {}; {}: {})",
-            lang.pick(what_en, what_ja),
-            s.id,
-            lang.pick("until", "期限"),
-            e.until_text,
-            lang.pick("reason", "理由"),
-            e.reason,
-            lang.pick("approved by", "承認者"),
-            e.approved_by
-        ));
-    };
-    if let Some(e) = &s.exemption {
-        line("exemption", "二要素認証の適用除外", e);
-    }
-    if let Some(e) = &s.factors_optional {
-        line(
-            "relaxation of enrolled-factors-are-used",
-            "登録済み要素の使用の緩和（enrolled-factors-are-used）",
-            e,
-        );
-    }
-    out
-}
-
 fn verdict_text(lang: Lang, v: &Verdict) -> String {
     match (v, lang) {
         (Verdict::Issue, Lang::En) => "ISSUE: a session would be issued".into(),
@@ -146,7 +117,7 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                 )
             );
             for s in &config.systems {
-                for l in allowances(lang, s) {
+                for l in super::policy_access::allowances(lang, s) {
                     println!("{l}");
                 }
             }
@@ -283,7 +254,7 @@ pub async fn run(cmd: PolicyCommand, config: &Option<PathBuf>, lang: Lang) -> Re
                         lang.pick("at", "日時"),
                         to_jst_string(now)
                     );
-                    for l in allowances(lang, sys) {
+                    for l in super::policy_access::allowances(lang, sys) {
                         println!("  {l}");
                     }
                 }

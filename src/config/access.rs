@@ -8,8 +8,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
+use super::problem::problem;
 use super::systems::{SystemConfig, valid_host_name};
-use super::validate::problem;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
-use super::validate::problem;
+use super::problem::problem;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

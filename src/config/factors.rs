@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::Url;
 
 use super::Problem;
-use super::validate::problem;
+use super::problem::problem;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]

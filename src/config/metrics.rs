@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
-use super::validate::problem;
+use super::problem::problem;
 use crate::crypto::SecretString;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

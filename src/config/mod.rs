@@ -8,6 +8,7 @@ pub mod audit;
 pub mod factors;
 pub mod gateway;
 pub mod metrics;
+mod problem;
 pub mod raw;
 pub mod store;
 pub mod systems;
@@ -38,20 +39,7 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/sekimori.toml");
 /// Environment variable prefix; `__` separates sections from keys.
 pub const ENV_PREFIX: &str = "SEKIMORI__";
 
-/// One problem in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    /// Dotted key path, e.g. `password.min_length_with_second_factor`.
-    pub key: String,
-    pub message: String,
-    pub fix: String,
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}\n    fix: {}", self.key, self.message, self.fix)
-    }
-}
+pub use problem::Problem;
 
 /// Configuration could not be loaded.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::Problem;
-use super::validate::problem;
+use super::problem::problem;
 use crate::crypto::SecretString;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

@@ -40,13 +40,7 @@ const ROTATION_MESSAGE: &str = "periodic password rotation was removed by the MH
 const ROTATION_FIX: &str = "delete this key; a change is forced only on evidence of compromise \
      (`sekimori user mark-compromised`) or a breach-filter hit";
 
-pub(super) fn problem(key: &str, message: impl Into<String>, fix: impl Into<String>) -> Problem {
-    Problem {
-        key: key.to_owned(),
-        message: message.into(),
-        fix: fix.into(),
-    }
-}
+pub(super) use super::problem::problem;
 
 /// Remove every rotation key anywhere in the tree, reporting each.
 fn strip_rotation_keys(value: &mut Value, path: &str, problems: &mut Vec<Problem>) {

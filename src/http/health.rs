@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::app::AppState;
 
 /// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process runs", body = crate::http::openapi::Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process runs", body = crate::http::openapi::schemas::Health)))]
 pub async fn get_healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
@@ -18,7 +18,7 @@ pub async fn get_healthz() -> Json<serde_json::Value> {
 /// store answers. Each check names its failure. `audit` tells how the evidence is kept: the
 /// last signed checkpoint and the syslog copy's lag. Neither makes the gateway unready: a
 /// collector that is down is caught up later.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "Ready: the stores answer", body = crate::http::openapi::Health), (status = 503, description = "Not ready: `checks` names the store that does not answer", body = crate::http::openapi::Health)))]
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "Ready: the stores answer", body = crate::http::openapi::schemas::Health), (status = 503, description = "Not ready: `checks` names the store that does not answer", body = crate::http::openapi::schemas::Health)))]
 pub async fn get_readyz(State(state): State<AppState>) -> Response {
     let (store, st) = tokio::join!(state.stores.health.ping(), state.state.ping());
     let store_check = store.as_ref().map_or_else(|e| e.code(), |()| "ok");

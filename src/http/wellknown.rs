@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
-#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "health", responses((status = 200, description = "The assertion verification keys (RFC 7517)", body = crate::http::openapi::Jwks)))]
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "health", responses((status = 200, description = "The assertion verification keys (RFC 7517)", body = crate::http::openapi::schemas::Jwks)))]
 pub async fn get_jwks(State(state): State<AppState>) -> Result<Response, ApiError> {
     let assertions = state.assertions.as_ref().ok_or_else(|| {
         ApiError::new(

@@ -4,8 +4,8 @@
 //! page numbers at the bottom.
 
 use super::charts;
+use super::evidence::{account_type, system_kind};
 use super::model::{AccountFigure, GuidelineReport, Section, Status};
-use super::sections::{account_type, system_kind};
 use crate::clock::readable;
 use crate::http::pages::layout::esc;
 

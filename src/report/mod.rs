@@ -5,6 +5,7 @@
 //! (`figures`, `sections`, `requirements`); `html`, `text` and `charts` render them.
 
 pub mod charts;
+mod evidence;
 pub mod figures;
 pub mod gather;
 pub mod html;

@@ -3,112 +3,9 @@
 //! what to do, in the report's language. Pure: computed from the figures alone. The
 //! requirements of guideline 7.0 (G-1 …) are in `requirements`.
 
-use super::model::{AccountFigure, Figures, Section, Status};
+use super::evidence::{Builder, account_type, names, system_kind};
+use super::model::{AccountFigure, Figures, Section};
 use crate::clock::readable;
-
-/// Builds one section's texts in one language.
-pub(super) struct Builder {
-    pub ja: bool,
-    evidence: Vec<String>,
-    actions: Vec<String>,
-    status: Status,
-}
-
-impl Builder {
-    pub fn new(ja: bool) -> Self {
-        Self {
-            ja,
-            evidence: Vec::new(),
-            actions: Vec::new(),
-            status: Status::Met,
-        }
-    }
-
-    /// The text in the report's language.
-    pub fn t(&self, ja: impl Into<String>, en: impl Into<String>) -> String {
-        if self.ja { ja.into() } else { en.into() }
-    }
-
-    pub fn ev(&mut self, ja: impl Into<String>, en: impl Into<String>) {
-        let line = self.t(ja, en);
-        self.evidence.push(line);
-    }
-
-    /// Something must be done: the section needs action.
-    pub fn act(&mut self, ja: impl Into<String>, en: impl Into<String>) {
-        let line = self.t(ja, en);
-        self.actions.push(line);
-        self.status = Status::ActionRequired;
-    }
-
-    pub fn not_applicable(&mut self) {
-        self.status = Status::NotApplicable;
-    }
-
-    /// A requirement's section: numbered by its id.
-    pub fn requirement(self, id: &str, refs: &[&str], titles: (&str, &str)) -> Section {
-        self.done(id, "requirement", id, refs, titles)
-    }
-
-    pub fn done(
-        self,
-        id: &str,
-        group: &'static str,
-        number: &str,
-        refs: &[&str],
-        (title_ja, title_en): (&str, &str),
-    ) -> Section {
-        Section {
-            id: id.to_owned(),
-            group,
-            number: number.to_owned(),
-            refs: refs.iter().map(|r| (*r).to_owned()).collect(),
-            title: if self.ja { title_ja } else { title_en }.to_owned(),
-            status: self.status,
-            status_label: self.status.label(self.ja),
-            evidence: self.evidence,
-            actions: self.actions,
-        }
-    }
-}
-
-/// `name (type)` lists, at most `max` names and then a count.
-pub(super) fn names(b: &Builder, accounts: &[AccountFigure], max: usize) -> String {
-    let mut out: Vec<String> = accounts
-        .iter()
-        .take(max)
-        .map(|a| format!("{} ({})", a.username, account_type(b.ja, &a.account_type)))
-        .collect();
-    if accounts.len() > max {
-        out.push(b.t(
-            format!("ほか{}件", accounts.len() - max),
-            format!("and {} more", accounts.len() - max),
-        ));
-    }
-    out.join(if b.ja { "、" } else { ", " })
-}
-
-pub fn account_type(ja: bool, code: &str) -> String {
-    match code.parse::<crate::account::AccountType>() {
-        Ok(t) if ja => t.label_ja().to_owned(),
-        Ok(t) => t.label_en(),
-        Err(_) => code.to_owned(),
-    }
-}
-
-pub fn system_kind(ja: bool, code: &str) -> String {
-    match (code, ja) {
-        ("web", true) => "Webシステム".into(),
-        ("web", false) => "web systems".into(),
-        ("terminal", true) => "端末".into(),
-        ("terminal", false) => "terminals".into(),
-        ("server", true) => "サーバー".into(),
-        ("server", false) => "servers".into(),
-        ("network", true) => "ネットワーク機器".into(),
-        ("network", false) => "network devices".into(),
-        (other, _) => other.to_owned(),
-    }
-}
 
 fn percent(p: Option<u64>) -> String {
     p.map_or("—".to_owned(), |p| format!("{p}%"))
@@ -377,7 +274,7 @@ fn logs(f: &Figures, ja: bool) -> Section {
             au.sign_in_events_30_days
         ),
     );
-    super::requirements::chain_evidence(&mut b, f);
+    super::evidence::chain_evidence(&mut b, f);
     b.ev(
         format!("監査担当（auditor ロール）: {}名", au.auditors),
         format!("Auditors (role auditor): {}", au.auditors),
@@ -400,7 +297,7 @@ fn logs(f: &Figures, ja: bool) -> Section {
 /// 2-⑦ password length, no periodic change (G-5, G-9).
 fn length(f: &Figures, ja: bool) -> Section {
     let mut b = Builder::new(ja);
-    super::requirements::length_evidence(&mut b, f);
+    super::evidence::length_evidence(&mut b, f);
     b.ev(
         "パスワードの有効期限（定期変更）: 設定項目なし。漏えいの疑いがある場合にのみ変更させます。",
         "Password expiry (periodic change): no such setting; a change is forced only on evidence of compromise.",
@@ -420,7 +317,7 @@ fn length(f: &Figures, ja: bool) -> Section {
 /// 2-⑧ password reuse prohibited (G-7).
 fn reuse(f: &Figures, ja: bool) -> Section {
     let mut b = Builder::new(ja);
-    super::requirements::reuse_evidence(&mut b, f);
+    super::evidence::reuse_evidence(&mut b, f);
     b.done(
         "checklist-2-8",
         CHECKLIST,
@@ -529,7 +426,7 @@ pub(super) fn two_factor(
             },
         );
     }
-    super::requirements::exemption_evidence(&mut b, f);
+    super::evidence::exemption_evidence(&mut b, f);
     b.done(
         id,
         group,

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::http::api::login::require_session;
+use crate::http::api::answers::require_session;
 use crate::http::error::ApiError;
 use crate::http::extract::{AppJson, AppPath};
 use crate::session::SessionRecord;
@@ -50,7 +50,7 @@ pub struct RevokeBody {
     reason: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/lock", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "Lock state per zone", body = crate::http::openapi::LockState)))]
+#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/lock", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "Lock state per zone", body = crate::http::openapi::schemas::LockState)))]
 pub async fn get_lock(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -63,7 +63,7 @@ pub async fn get_lock(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/unlock", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "Unlocked in every zone", body = crate::http::openapi::Unlocked)))]
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/unlock", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "Unlocked in every zone", body = crate::http::openapi::schemas::Unlocked)))]
 pub async fn post_unlock(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -78,7 +78,7 @@ pub async fn post_unlock(
     Ok(Json(json!({ "unlocked": true, "before": before })))
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/sessions", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "The account's live sessions", body = crate::http::openapi::SessionList)))]
+#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/sessions", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "The account's live sessions", body = crate::http::openapi::schemas::SessionList)))]
 pub async fn get_sessions(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -105,7 +105,7 @@ pub async fn get_sessions(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/sessions/revoke", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = RevokeBody, responses((status = 200, description = "Sessions ended", body = crate::http::openapi::SessionsEnded)))]
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/sessions/revoke", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = RevokeBody, responses((status = 200, description = "Sessions ended", body = crate::http::openapi::schemas::SessionsEnded)))]
 pub async fn post_revoke(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -120,7 +120,7 @@ pub async fn post_revoke(
     Ok(Json(json!({ "sessions_ended": ended })))
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/factors", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "The account's second factors", body = crate::http::openapi::FactorList)))]
+#[utoipa::path(get, path = "/api/v1/admin/accounts/{name}/factors", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "The account's second factors", body = crate::http::openapi::schemas::FactorList)))]
 pub async fn get_factors(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -141,7 +141,7 @@ pub struct ResetBody {
     identity_check: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/factors/reset", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ResetBody, responses((status = 200, description = "Every factor removed", body = crate::http::openapi::FactorsRemoved)))]
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{name}/factors/reset", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ResetBody, responses((status = 200, description = "Every factor removed", body = crate::http::openapi::schemas::FactorsRemoved)))]
 pub async fn post_reset_factors(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,

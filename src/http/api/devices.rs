@@ -32,7 +32,7 @@ pub struct ReasonBody {
     reason: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/devices", tag = "admin", security(("session" = [])), responses((status = 200, description = "The device register", body = crate::http::openapi::DeviceList)))]
+#[utoipa::path(get, path = "/api/v1/admin/devices", tag = "admin", security(("session" = [])), responses((status = 200, description = "The device register", body = crate::http::openapi::schemas::DeviceList)))]
 pub async fn get_devices(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -42,7 +42,7 @@ pub async fn get_devices(
     Ok(Json(json!({ "devices": list })))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/devices", tag = "admin", security(("session" = [])), request_body = AddBody, responses((status = 201, description = "Registered; the credential is shown once", body = crate::http::openapi::DeviceAnswer)))]
+#[utoipa::path(post, path = "/api/v1/admin/devices", tag = "admin", security(("session" = [])), request_body = AddBody, responses((status = 201, description = "Registered; the credential is shown once", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn post_device(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -74,7 +74,7 @@ pub async fn post_device(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/admin/devices/{name}", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "One device", body = crate::http::openapi::DeviceAnswer)))]
+#[utoipa::path(get, path = "/api/v1/admin/devices/{name}", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "One device", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn get_device(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -84,7 +84,7 @@ pub async fn get_device(
     Ok(Json(json!({ "device": state.devices.find(&name).await? })))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/disable", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "Disabled", body = crate::http::openapi::DeviceAnswer)))]
+#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/disable", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "Disabled", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn post_disable(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -99,7 +99,7 @@ pub async fn post_disable(
     Ok(Json(json!({ "device": d })))
 }
 
-#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/rotate-credential", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "A new credential, shown once", body = crate::http::openapi::DeviceAnswer)))]
+#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/rotate-credential", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "A new credential, shown once", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn post_rotate(
     State(state): State<AppState>,
     AppPath(name): AppPath<String>,
@@ -116,7 +116,7 @@ pub async fn post_rotate(
 
 /// `POST /api/v1/admin/devices/{name}/enrolment-link`: a one-time link (24 hours) that binds
 /// the browser opening it to this terminal. Shown once.
-#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/enrolment-link", tag = "admin", request_body(content = Option<crate::http::openapi::NoBody>, content_type = "application/json", description = "None is read; the type must be application/json"), security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "A terminal's one-time enrolment link, shown once", body = crate::http::openapi::DeviceAnswer)))]
+#[utoipa::path(post, path = "/api/v1/admin/devices/{name}/enrolment-link", tag = "admin", request_body(content = Option<crate::http::openapi::schemas::NoBody>, content_type = "application/json", description = "None is read; the type must be application/json"), security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "A terminal's one-time enrolment link, shown once", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn post_enrolment_link(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -22,7 +22,7 @@ use crate::audit::{AuditEvent, EventKind, Outcome};
 use crate::auth::flow::FlowRecord;
 use crate::crypto::SecretString;
 use crate::error::Error;
-use crate::http::api::login::{require_session, respond};
+use crate::http::api::answers::{require_session, respond};
 use crate::http::client::Client;
 use crate::http::error::ApiError;
 use crate::http::extract::{AppJson, AppPath};
@@ -192,7 +192,7 @@ fn totp(state: &AppState) -> Result<&TotpService, ApiError> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/factors", tag = "factors", security(("session" = [])), responses((status = 200, description = "The signed-in account's second factors", body = crate::http::openapi::FactorList)))]
+#[utoipa::path(get, path = "/api/v1/factors", tag = "factors", security(("session" = [])), responses((status = 200, description = "The signed-in account's second factors", body = crate::http::openapi::schemas::FactorList)))]
 pub async fn get_factors(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -233,7 +233,7 @@ pub struct StartBody {
     flow_id: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/factors/totp", tag = "factors", security(("session" = [])), request_body(content = Option<StartBody>, description = "A login flow's id when enrolling before the first session"), responses((status = 200, description = "A new TOTP secret, shown once", body = crate::http::openapi::TotpStart)))]
+#[utoipa::path(post, path = "/api/v1/factors/totp", tag = "factors", security(("session" = [])), request_body(content = Option<StartBody>, description = "A login flow's id when enrolling before the first session"), responses((status = 200, description = "A new TOTP secret, shown once", body = crate::http::openapi::schemas::TotpStart)))]
 pub async fn post_totp(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -267,7 +267,7 @@ pub struct ConfirmBody {
     flow_id: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/factors/totp/confirm", tag = "factors", security(("session" = [])), request_body = ConfirmBody, responses((status = 200, description = "The factor is stored (or, inside a login flow, the sign-in completes)", body = crate::http::openapi::FactorAdded)))]
+#[utoipa::path(post, path = "/api/v1/factors/totp/confirm", tag = "factors", security(("session" = [])), request_body = ConfirmBody, responses((status = 200, description = "The factor is stored (or, inside a login flow, the sign-in completes)", body = crate::http::openapi::schemas::FactorAdded)))]
 pub async fn post_totp_confirm(
     State(state): State<AppState>,
     client: Client,
@@ -353,7 +353,7 @@ pub fn with_flow(err: ApiError, flow_id: Option<SecretString>) -> ApiError {
 }
 
 /// New recovery codes (the old ones stop working), shown once.
-#[utoipa::path(post, path = "/api/v1/factors/recovery-codes", tag = "factors", request_body(content = Option<crate::http::openapi::NoBody>, content_type = "application/json", description = "None is read; the type must be application/json"), security(("session" = [])), responses((status = 200, description = "A new set of recovery codes, shown once", body = crate::http::openapi::RecoveryCodes)))]
+#[utoipa::path(post, path = "/api/v1/factors/recovery-codes", tag = "factors", request_body(content = Option<crate::http::openapi::schemas::NoBody>, content_type = "application/json", description = "None is read; the type must be application/json"), security(("session" = [])), responses((status = 200, description = "A new set of recovery codes, shown once", body = crate::http::openapi::schemas::RecoveryCodes)))]
 pub async fn post_recovery_codes(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -416,7 +416,7 @@ pub struct RenameBody {
     label: String,
 }
 
-#[utoipa::path(patch, path = "/api/v1/factors/{id}", tag = "factors", security(("session" = [])), params(("id" = i64, Path, description = "The factor's id")), request_body = RenameBody, responses((status = 200, description = "Renamed", body = crate::http::openapi::Renamed)))]
+#[utoipa::path(patch, path = "/api/v1/factors/{id}", tag = "factors", security(("session" = [])), params(("id" = i64, Path, description = "The factor's id")), request_body = RenameBody, responses((status = 200, description = "Renamed", body = crate::http::openapi::schemas::Renamed)))]
 pub async fn patch_factor(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -460,7 +460,7 @@ pub struct RemoveBody {
     password: SecretString,
 }
 
-#[utoipa::path(delete, path = "/api/v1/factors/{id}", tag = "factors", security(("session" = [])), params(("id" = i64, Path, description = "The factor's id")), request_body = RemoveBody, responses((status = 200, description = "Removed", body = crate::http::openapi::Removed)))]
+#[utoipa::path(delete, path = "/api/v1/factors/{id}", tag = "factors", security(("session" = [])), params(("id" = i64, Path, description = "The factor's id")), request_body = RemoveBody, responses((status = 200, description = "Removed", body = crate::http::openapi::schemas::Removed)))]
 pub async fn delete_factor(
     State(state): State<AppState>,
     headers: HeaderMap,

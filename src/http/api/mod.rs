@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`.
 
 pub mod admin;
+pub mod answers;
 pub mod devices;
 pub mod factors;
 pub mod login;

@@ -87,7 +87,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-#[utoipa::path(post, path = "/api/v1/pam/authenticate", tag = "pam", security(("device" = [])), request_body = AuthenticateBody, responses((status = 200, description = "allow or deny, with the reason", body = crate::http::openapi::PamAnswer)))]
+#[utoipa::path(post, path = "/api/v1/pam/authenticate", tag = "pam", security(("device" = [])), request_body = AuthenticateBody, responses((status = 200, description = "allow or deny, with the reason", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_authenticate(
     State(state): State<AppState>,
     client: Client,
@@ -153,7 +153,7 @@ pub struct DeviceFlowBody {
 }
 
 /// `POST /api/v1/pam/device-flow`: a short code to approve on the portal.
-#[utoipa::path(post, path = "/api/v1/pam/device-flow", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "A code to approve on the portal", body = crate::http::openapi::DeviceFlowStart)))]
+#[utoipa::path(post, path = "/api/v1/pam/device-flow", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "A code to approve on the portal", body = crate::http::openapi::schemas::DeviceFlowStart)))]
 pub async fn post_device_flow(
     State(state): State<AppState>,
     client: Client,
@@ -188,7 +188,7 @@ pub async fn post_device_flow(
 }
 
 /// `POST /api/v1/pam/device-flow/poll`: `pending`, or the final allow or deny (once).
-#[utoipa::path(post, path = "/api/v1/pam/device-flow/poll", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "pending, or the final allow or deny", body = crate::http::openapi::PamAnswer)))]
+#[utoipa::path(post, path = "/api/v1/pam/device-flow/poll", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "pending, or the final allow or deny", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_device_flow_poll(
     State(state): State<AppState>,
     client: Client,
@@ -227,7 +227,7 @@ pub struct ApprovalBody {
 
 /// `POST /api/v1/device/challenge` (the approval page): what waits under the code, and the
 /// WebAuthn options for its account.
-#[utoipa::path(post, path = "/api/v1/device/challenge", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "What waits under the code, and WebAuthn options", body = crate::http::openapi::ApprovalChallenge)))]
+#[utoipa::path(post, path = "/api/v1/device/challenge", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "What waits under the code, and WebAuthn options", body = crate::http::openapi::schemas::ApprovalChallenge)))]
 pub async fn post_approval_challenge(
     State(state): State<AppState>,
     client: Client,
@@ -241,7 +241,7 @@ pub async fn post_approval_challenge(
 }
 
 /// `POST /api/v1/device/approve`: the security key's answer.
-#[utoipa::path(post, path = "/api/v1/device/approve", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "Approved", body = crate::http::openapi::PamAnswer)))]
+#[utoipa::path(post, path = "/api/v1/device/approve", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "Approved", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_approve(
     State(state): State<AppState>,
     client: Client,
@@ -262,7 +262,7 @@ pub async fn post_approve(
 }
 
 /// `POST /api/v1/device/deny`: "this was not me".
-#[utoipa::path(post, path = "/api/v1/device/deny", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "Denied", body = crate::http::openapi::PamAnswer)))]
+#[utoipa::path(post, path = "/api/v1/device/deny", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "Denied", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_deny(
     State(state): State<AppState>,
     client: Client,
@@ -278,7 +278,7 @@ pub async fn post_deny(
 /// `POST /api/v1/pam/break-glass`: the module reports a session of the local emergency
 /// account (excluded from the second factor by the stack). Recorded for the auditors and
 /// logged as a warning; the module never waits on the answer to let the person in.
-#[utoipa::path(post, path = "/api/v1/pam/break-glass", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "Recorded", body = crate::http::openapi::PamAnswer)))]
+#[utoipa::path(post, path = "/api/v1/pam/break-glass", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "Recorded", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_break_glass(
     State(state): State<AppState>,
     client: Client,

@@ -59,7 +59,7 @@ pub struct RegisterBody {
     flow_id: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/factors/webauthn", tag = "factors", security(("session" = [])), request_body = RegisterBody, responses((status = 200, description = "Creation options for the browser", body = crate::http::openapi::WebauthnStart)))]
+#[utoipa::path(post, path = "/api/v1/factors/webauthn", tag = "factors", security(("session" = [])), request_body = RegisterBody, responses((status = 200, description = "Creation options for the browser", body = crate::http::openapi::schemas::WebauthnStart)))]
 pub async fn post_register(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -98,7 +98,7 @@ pub struct ConfirmBody {
     flow_id: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/factors/webauthn/confirm", tag = "factors", security(("session" = [])), request_body = ConfirmBody, responses((status = 200, description = "The credential is stored (or, inside a login flow, the sign-in completes)", body = crate::http::openapi::FactorAdded)))]
+#[utoipa::path(post, path = "/api/v1/factors/webauthn/confirm", tag = "factors", security(("session" = [])), request_body = ConfirmBody, responses((status = 200, description = "The credential is stored (or, inside a login flow, the sign-in completes)", body = crate::http::openapi::schemas::FactorAdded)))]
 pub async fn post_register_confirm(
     State(state): State<AppState>,
     client: Client,
@@ -193,7 +193,7 @@ pub struct ChallengeBody {
     flow_id: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/login/webauthn/challenge", tag = "sign-in", request_body = ChallengeBody, responses((status = 200, description = "Request options for the flow's second factor", body = crate::http::openapi::Challenge)))]
+#[utoipa::path(post, path = "/api/v1/login/webauthn/challenge", tag = "sign-in", request_body = ChallengeBody, responses((status = 200, description = "Request options for the flow's second factor", body = crate::http::openapi::schemas::Challenge)))]
 pub async fn post_login_challenge(
     State(state): State<AppState>,
     AppJson(body): AppJson<ChallengeBody>,
@@ -202,7 +202,7 @@ pub async fn post_login_challenge(
         .login
         .webauthn_challenge(&body.flow_id)
         .await
-        .map_err(super::login::login_error)?;
+        .map_err(super::answers::login_error)?;
     Ok(challenge_json(&c))
 }
 
@@ -213,7 +213,7 @@ pub struct PasskeyBody {
     system: Option<String>,
 }
 
-#[utoipa::path(post, path = "/api/v1/login/passkey/challenge", tag = "sign-in", request_body(content = Option<PasskeyBody>), responses((status = 200, description = "Request options for a passkey sign-in", body = crate::http::openapi::Challenge)))]
+#[utoipa::path(post, path = "/api/v1/login/passkey/challenge", tag = "sign-in", request_body(content = Option<PasskeyBody>), responses((status = 200, description = "Request options for a passkey sign-in", body = crate::http::openapi::schemas::Challenge)))]
 pub async fn post_passkey_challenge(
     State(state): State<AppState>,
     client: Client,
@@ -225,7 +225,7 @@ pub async fn post_passkey_challenge(
         .login
         .passkey_challenge(body.username.as_deref(), system, &client.origin)
         .await
-        .map_err(super::login::login_error)?;
+        .map_err(super::answers::login_error)?;
     Ok(challenge_json(&c))
 }
 

@@ -18,7 +18,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use crate::app::AppState;
 use crate::audit::{AuditEvent, EventKind, Outcome};
 use crate::config::{Config, SystemConfig};
-use crate::http::api::login::session_from;
+use crate::http::api::answers::session_from;
 use crate::http::client::Client;
 use crate::http::error::ApiError;
 use crate::policy::cache::DecisionCache;
@@ -75,8 +75,8 @@ fn header_text(s: &str) -> HeaderValue {
     ),
     responses(
         (status = 200, description = "Allowed: identity headers (Remote-User, Remote-Groups, Remote-Name, Remote-Email) and the Sekimori-Assertion JWT"),
-        (status = 401, description = "No session, or a second factor needed (the Location header points at the portal)", body = crate::http::openapi::ErrorBody),
-        (status = 403, description = "The policy denies (access_denied), or the description is refused (ambiguous_request, target_too_long: answered 403 so that nginx passes it on; the reason in the Sekimori-Refusal header and in details)", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "No session, or a second factor needed (the Location header points at the portal)", body = crate::http::openapi::schemas::ErrorBody),
+        (status = 403, description = "The policy denies (access_denied), or the description is refused (ambiguous_request, target_too_long: answered 403 so that nginx passes it on; the reason in the Sekimori-Refusal header and in details)", body = crate::http::openapi::schemas::ErrorBody),
     ))]
 pub async fn get_auth_request(
     State(state): State<AppState>,
@@ -97,8 +97,8 @@ pub async fn get_auth_request(
     responses(
         (status = 200, description = "Allowed: identity headers (Remote-User, Remote-Groups, Remote-Name, Remote-Email) and the Sekimori-Assertion JWT"),
         (status = 302, description = "To the sign-in portal (browsers), or for a second factor (step-up)"),
-        (status = 401, description = "No session, or a second factor needed (JSON clients)", body = crate::http::openapi::ErrorBody),
-        (status = 414, description = "target_too_long", body = crate::http::openapi::ErrorBody),
+        (status = 401, description = "No session, or a second factor needed (JSON clients)", body = crate::http::openapi::schemas::ErrorBody),
+        (status = 414, description = "target_too_long", body = crate::http::openapi::schemas::ErrorBody),
     ))]
 pub async fn get_forward_auth(
     State(state): State<AppState>,

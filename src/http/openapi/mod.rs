@@ -7,7 +7,7 @@
 
 mod codes;
 mod page;
-mod schemas;
+pub mod schemas;
 
 pub use codes::ERROR_CODES;
 pub use page::get_docs;

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::admin::{AdminQuery, admin, page};
+use super::admin_door::{AdminQuery, admin, page};
 use super::i18n::{Lang, M};
 use super::layout::{Csrf, esc, q};
 use crate::app::AppState;
@@ -116,7 +116,7 @@ pub async fn post_enrolment_link(
     Path(name): Path<String>,
     Form(form): Form<LinkForm>,
 ) -> Response {
-    let (lang, csrf, session) = match super::admin::admin_form(
+    let (lang, csrf, session) = match super::admin_door::admin_form(
         &state,
         &headers,
         form.lang.as_deref(),

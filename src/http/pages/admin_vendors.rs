@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
 use serde::Deserialize;
 
-use super::admin::{AdminQuery, admin, page};
+use super::admin_door::{AdminQuery, admin, page};
 use super::i18n::{Lang, M};
 use super::layout::{Csrf, esc, q};
 use super::views;
@@ -236,7 +236,7 @@ pub async fn post_window(
     headers: HeaderMap,
     Form(form): Form<WindowForm>,
 ) -> Response {
-    let (lang, _, session) = match super::admin::admin_form(
+    let (lang, _, session) = match super::admin_door::admin_form(
         &state,
         &headers,
         form.lang.as_deref(),
@@ -283,7 +283,7 @@ pub async fn post_close(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<CloseForm>,
 ) -> Response {
-    let (lang, _, session) = match super::admin::admin_form(
+    let (lang, _, session) = match super::admin_door::admin_form(
         &state,
         &headers,
         form.lang.as_deref(),

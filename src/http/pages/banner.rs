@@ -80,7 +80,7 @@ pub async fn post_acknowledge(
     Path(id): Path<i64>,
     Form(form): Form<AckForm>,
 ) -> Response {
-    let (lang, _, session) = match super::admin::admin_form(
+    let (lang, _, session) = match super::admin_door::admin_form(
         &state,
         &headers,
         form.lang.as_deref(),

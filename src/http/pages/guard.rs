@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::i18n::{Lang, M};
 use super::layout::{Csrf, document, esc, html, q};
 use crate::app::AppState;
-use crate::http::api::login::session_from;
+use crate::http::api::answers::session_from;
 use crate::session::SessionRecord;
 
 /// A page and who may open it.

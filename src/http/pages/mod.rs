@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod admin_devices;
+mod admin_door;
 pub mod admin_vendors;
 pub mod audit;
 pub mod banner;

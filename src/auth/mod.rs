@@ -278,7 +278,7 @@ impl LoginService {
         if let Some(s) = self.config.system(id) {
             return Ok(SystemFacts::of(s, &self.config.facility.id));
         }
-        if let Some(name) = id.strip_prefix(pam::DEVICE_PREFIX) {
+        if let Some(name) = id.strip_prefix(crate::device::DEVICE_PREFIX) {
             let device = self
                 .stores
                 .devices

@@ -19,6 +19,7 @@ use crate::account::{AccountStatus, Username};
 use crate::audit::{EventKind, Outcome};
 use crate::config::Config;
 use crate::crypto::SecretString;
+use crate::device::DEVICE_PREFIX;
 use crate::device::{Device, DeviceKind};
 use crate::error::Error;
 use crate::policy::SystemFacts;
@@ -26,9 +27,6 @@ use crate::policy::SystemFacts;
 /// A device whose clock is further off than this is refused: its request may be a replay, and
 /// its own logs cannot be matched with the audit log.
 pub const MAX_CLOCK_SKEW_SECS: i64 = 120;
-
-/// Systems named `device:NAME` are registered devices.
-pub const DEVICE_PREFIX: &str = "device:";
 
 /// The policy's resource for a registered server or terminal. An exemption recorded for a
 /// `[[systems]]` entry of the same name applies to the device.

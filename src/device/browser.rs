@@ -4,10 +4,6 @@
 //! change is audited; recognitions are cached for a few seconds so that the forward-auth path
 //! does not read the register on every request.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::service::DeviceRegister;
@@ -16,43 +12,6 @@ use super::{Device, DeviceKind, DeviceStatus};
 use crate::audit::{EventKind, Outcome};
 use crate::crypto::{SecretString, random_token};
 use crate::error::Error;
-
-/// How long a recognised cookie is trusted without reading the register again (a disable or
-/// a revocation on this gateway forgets it at once; on another replica within this time).
-const RECOGNITION_TTL: Duration = Duration::seconds(10);
-const CACHE_LIMIT: usize = 10_000;
-
-/// A recognised cookie: the device's id and name, and until when it is trusted unread.
-type Entry = (Uuid, String, DateTime<Utc>);
-
-/// Cookies recognised lately, by the hash of the cookie.
-#[derive(Debug, Clone, Default)]
-pub struct Recognised(Arc<Mutex<HashMap<String, Entry>>>);
-
-impl Recognised {
-    fn get(&self, key: &str, now: DateTime<Utc>) -> Option<String> {
-        let map = self.0.lock().ok()?;
-        map.get(key)
-            .filter(|(_, _, until)| now < *until)
-            .map(|(_, name, _)| name.clone())
-    }
-
-    fn put(&self, key: String, device: &Device, now: DateTime<Utc>) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= CACHE_LIMIT {
-                map.clear();
-            }
-            map.insert(key, (device.id, device.name.clone(), now + RECOGNITION_TTL));
-        }
-    }
-
-    /// Drop every cached cookie of a device.
-    pub fn forget(&self, device: Uuid) {
-        if let Ok(mut map) = self.0.lock() {
-            map.retain(|_, (id, _, _)| *id != device);
-        }
-    }
-}
 
 fn unavailable() -> Error {
     Error::Refused {

@@ -5,8 +5,13 @@
 //! Everything here is pure; `service` records changes with the store and the audit log.
 
 pub mod browser;
+mod recognised;
 pub mod service;
 pub mod terminal;
+
+/// Systems named `device:NAME` are registered devices (a vendor window for a server, the
+/// PAM and device-flow sign-ins at it).
+pub const DEVICE_PREFIX: &str = "device:";
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -30,7 +30,7 @@ pub struct DeviceRegister {
     /// Signs terminal cookies (derived from the factor-sealing key; None in admin commands
     /// run before the first start, which cannot bind browsers then).
     pub(super) cookie_key: Option<Arc<[u8; 32]>>,
-    pub(super) recognised: super::browser::Recognised,
+    pub(super) recognised: super::recognised::Recognised,
 }
 
 fn text(field: &'static str, value: &str, max: usize) -> Result<String, Error> {
@@ -51,7 +51,7 @@ impl DeviceRegister {
             clock,
             facility,
             cookie_key: None,
-            recognised: super::browser::Recognised::default(),
+            recognised: super::recognised::Recognised::default(),
         }
     }
 

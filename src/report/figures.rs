@@ -174,7 +174,7 @@ fn system_kind(s: &Snapshot, id: &str) -> String {
     if let Some(sys) = s.config.system(id) {
         return sys.kind.clone();
     }
-    if let Some(name) = id.strip_prefix(crate::auth::pam::DEVICE_PREFIX)
+    if let Some(name) = id.strip_prefix(crate::device::DEVICE_PREFIX)
         && let Some(d) = s.devices.iter().find(|d| d.name == name)
     {
         return d.kind.as_str().to_owned();

@@ -72,7 +72,7 @@ impl WindowService {
             return Ok(name.to_owned());
         }
         let device = name
-            .strip_prefix(crate::auth::pam::DEVICE_PREFIX)
+            .strip_prefix(crate::device::DEVICE_PREFIX)
             .unwrap_or(name);
         if self
             .stores
@@ -81,7 +81,7 @@ impl WindowService {
             .await?
             .is_some()
         {
-            return Ok(format!("{}{device}", crate::auth::pam::DEVICE_PREFIX));
+            return Ok(format!("{}{device}", crate::device::DEVICE_PREFIX));
         }
         let known: Vec<&str> = self.config.systems.iter().map(|s| s.id.as_str()).collect();
         Err(refused(format!(

@@ -2,7 +2,7 @@
 //! It knows nothing of HTTP; `http::error::ApiError` turns it into a stable code and a safe
 //! message at the edge, and the CLI turns it into a message and an exit code.
 
-use crate::account::{TokenError, UsernameError};
+use crate::account::{AccountError, TokenError, UsernameError};
 use crate::crypto::hash::HashError;
 use crate::password::breach::BreachError;
 use crate::password::reason::RejectReason;
@@ -80,6 +80,16 @@ impl Error {
             Error::Refused { code, .. } => code,
             Error::Config(_) => "config_invalid",
             Error::Io { .. } => "io_error",
+        }
+    }
+}
+
+/// A new account's refused fields keep the codes the API answers with.
+impl From<AccountError> for Error {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Username(u) => Error::Username(u),
+            AccountError::Invalid(m) => Error::Invalid(m),
         }
     }
 }

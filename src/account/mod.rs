@@ -336,10 +336,20 @@ pub fn validate_text_field(
     Ok(())
 }
 
+/// Why a new account's fields were refused: the account module's own error (the
+/// application's error wraps it, so this module names nothing above it).
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("invalid username: {0}")]
+    Username(#[from] UsernameError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
 impl NewAccount {
     /// Validate and build the stored form.
-    pub fn into_account(self, now: DateTime<Utc>) -> Result<Account, crate::error::Error> {
-        use crate::error::Error;
+    pub fn into_account(self, now: DateTime<Utc>) -> Result<Account, AccountError> {
+        use AccountError as Error;
         let username = Username::parse(&self.login_name).map_err(Error::Username)?;
         validate_text_field("display name", &self.display_name, 128).map_err(Error::Invalid)?;
         if self.display_name.trim().is_empty() {

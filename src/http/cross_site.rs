@@ -6,7 +6,7 @@
 //! whether or not an `Origin` came along. State-changing JSON endpoints (`/api/…`) also
 //! require `Content-Type: application/json`, including those that read no body: any page can
 //! send `text/plain`, form or multipart bodies without a CORS preflight, never JSON.
-//! Forms additionally carry a token bound to the session ([`super::pages::layout::Csrf`]).
+//! Forms additionally carry a token bound to the session (the pages' `Csrf`, in their layout).
 
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};

@@ -24,6 +24,7 @@ mod gate;
 mod gateway;
 mod group_commit;
 mod http;
+mod layers;
 mod lifecycle;
 mod live_admin;
 mod login;

@@ -260,7 +260,7 @@ impl Csrf {
 
 /// Does a form post carry the token made for this browser and this session, from this
 /// gateway's own pages? (Cross-site and same-site posts are refused before any handler, by
-/// [`crate::http::cross_site`].)
+/// the `cross_site` guard.)
 pub fn form_is_ours(state: &crate::app::AppState, headers: &HeaderMap, form_token: &str) -> bool {
     let secure = !state.config.server.danger_insecure_cookies;
     form_matches(

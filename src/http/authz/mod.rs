@@ -159,21 +159,12 @@ async fn refuse(
             })
             .collect()
     };
-    let names: &[&str] = match mode {
-        Mode::AuthRequest => &["x-original-url", "x-original-method"],
-        Mode::ForwardAuth => &[
-            "x-forwarded-method",
-            "x-forwarded-proto",
-            "x-forwarded-host",
-            "x-forwarded-uri",
-        ],
-    };
     let mut described = serde_json::Map::new();
-    for n in names {
+    for n in target::own(mode) {
         described.insert((*n).to_owned(), serde_json::json!(raw(n)));
     }
     // The other scheme's headers that came along, as the upstream would have seen them.
-    for n in target::FOREIGN {
+    for n in target::DESCRIBING {
         if headers.contains_key(*n) && !described.contains_key(*n) {
             described.insert((*n).to_owned(), serde_json::json!(raw(n)));
         }

@@ -127,16 +127,9 @@ pub fn from_headers(mode: Mode, h: &HeaderMap) -> Result<Target, Refused> {
 /// upstream (or a framework in it) may read instead: each one present must name exactly what
 /// the endpoint's own scheme named. `X-Original-URI` and `X-Rewrite-URL` are read as the
 /// target by PHP and .NET frameworks behind nginx and IIS.
-const FOREIGN_AUTH_REQUEST: &[&str] = &[
-    "x-forwarded-method",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-uri",
-];
-const FOREIGN_FORWARD_AUTH: &[&str] = &["x-original-url", "x-original-method"];
-const FOREIGN_BOTH: &[&str] = &["x-original-uri", "x-rewrite-url", "forwarded"];
-/// Every header that some scheme reads as the request's description.
-pub const FOREIGN: &[&str] = &[
+/// Every header that some scheme reads as the request's description: the Traefik/Caddy
+/// four, nginx's two, and those that either may meet.
+pub const DESCRIBING: &[&str] = &[
     "x-forwarded-method",
     "x-forwarded-proto",
     "x-forwarded-host",
@@ -148,15 +141,28 @@ pub const FOREIGN: &[&str] = &[
     "forwarded",
 ];
 
+/// The describing headers `mode` reads.
+pub fn own(mode: Mode) -> &'static [&'static str] {
+    match mode {
+        Mode::AuthRequest => &DESCRIBING[4..6],
+        Mode::ForwardAuth => &DESCRIBING[..4],
+    }
+}
+
+/// The describing headers that are not `mode`'s own.
+fn foreign(mode: Mode) -> impl Iterator<Item = &'static &'static str> {
+    let other = match mode {
+        Mode::AuthRequest => own(Mode::ForwardAuth),
+        Mode::ForwardAuth => own(Mode::AuthRequest),
+    };
+    other.iter().chain(&DESCRIBING[6..])
+}
+
 /// Every describing header of the other scheme (and `Forwarded`) names the same method,
 /// scheme, host and target as `t`, or the request is refused: an upstream that reads the
 /// other header must not be served a target other than the one decided.
 fn others_agree(mode: Mode, h: &HeaderMap, t: &Target) -> Result<(), Refused> {
-    let foreign = match mode {
-        Mode::AuthRequest => FOREIGN_AUTH_REQUEST,
-        Mode::ForwardAuth => FOREIGN_FORWARD_AUTH,
-    };
-    for &name in foreign.iter().chain(FOREIGN_BOTH) {
+    for &name in foreign(mode) {
         if !h.contains_key(name) {
             continue;
         }

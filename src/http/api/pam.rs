@@ -62,21 +62,49 @@ fn pam_origin(
     }
 }
 
-/// The device a module speaks for (its credential checked, refusals audited) and where the
-/// sign-in comes from.
-async fn asking_device(
+/// What every request of the module names: the device it speaks for and where the sign-in
+/// comes from. Each module request goes through [`asking`] first.
+trait FromModule {
+    fn device(&self) -> &str;
+    fn rhost(&self) -> Option<&str>;
+    fn service(&self) -> &str;
+}
+
+macro_rules! from_module {
+    ($($body:ty),+) => {$(
+        impl FromModule for $body {
+            fn device(&self) -> &str {
+                &self.device
+            }
+            fn rhost(&self) -> Option<&str> {
+                self.rhost.as_deref()
+            }
+            fn service(&self) -> &str {
+                &self.service
+            }
+        }
+    )+};
+}
+
+from_module!(AuthenticateBody, DeviceFlowBody);
+
+/// The first step of every module request: the device it speaks for (its credential
+/// checked, refusals audited) and where the sign-in comes from.
+async fn asking(
     state: &AppState,
     client: &Client,
     headers: &HeaderMap,
-    name: &str,
-    rhost: Option<&str>,
-    service: &str,
+    body: &impl FromModule,
 ) -> Result<(Device, Origin), ApiError> {
     let device = state
         .devices
-        .authenticate(name, bearer(headers).unwrap_or_default(), client.origin.ip)
+        .authenticate(
+            body.device(),
+            bearer(headers).unwrap_or_default(),
+            client.origin.ip,
+        )
         .await?;
-    let origin = pam_origin(state, client, &device, rhost, service);
+    let origin = pam_origin(state, client, &device, body.rhost(), body.service());
     Ok((device, origin))
 }
 
@@ -94,15 +122,7 @@ pub async fn post_authenticate(
     headers: HeaderMap,
     AppJson(body): AppJson<AuthenticateBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (device, origin) = asking_device(
-        &state,
-        &client,
-        &headers,
-        &body.device,
-        body.rhost.as_deref(),
-        &body.service,
-    )
-    .await?;
+    let (device, origin) = asking(&state, &client, &headers, &body).await?;
     let outcome = state
         .login
         .pam_authenticate(
@@ -160,15 +180,7 @@ pub async fn post_device_flow(
     headers: HeaderMap,
     AppJson(body): AppJson<DeviceFlowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (device, origin) = asking_device(
-        &state,
-        &client,
-        &headers,
-        &body.device,
-        body.rhost.as_deref(),
-        &body.service,
-    )
-    .await?;
+    let (device, origin) = asking(&state, &client, &headers, &body).await?;
     let started = state
         .login
         .device_flow_start(&device, &body.user, &body.service, body.time, &origin)
@@ -195,14 +207,7 @@ pub async fn post_device_flow_poll(
     headers: HeaderMap,
     AppJson(body): AppJson<DeviceFlowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let device = state
-        .devices
-        .authenticate(
-            &body.device,
-            bearer(&headers).unwrap_or_default(),
-            client.origin.ip,
-        )
-        .await?;
+    let (device, _) = asking(&state, &client, &headers, &body).await?;
     let flow_id = body
         .flow_id
         .as_ref()
@@ -285,15 +290,7 @@ pub async fn post_break_glass(
     headers: HeaderMap,
     AppJson(body): AppJson<DeviceFlowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (device, origin) = asking_device(
-        &state,
-        &client,
-        &headers,
-        &body.device,
-        body.rhost.as_deref(),
-        &body.service,
-    )
-    .await?;
+    let (device, origin) = asking(&state, &client, &headers, &body).await?;
     let user: String = body.user.chars().take(64).collect();
     tracing::warn!(device = %device.name, user = %user, "break-glass account used");
     // The same event, alert and console banner as a web sign-in with a break-glass code.

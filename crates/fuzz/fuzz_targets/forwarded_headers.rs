@@ -1,29 +1,29 @@
 //! The proxies' request descriptions and cookies: arbitrary header values (repeated, empty,
-//! binary) for both forward-auth endpoints. Never panics; an accepted description is one
-//! whose path reads the same again.
+//! binary) for both forward-auth endpoints, with the other scheme's headers beside them.
+//! Never panics; an accepted description is one whose path reads the same again.
 #![no_main]
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use sekimori::http::authz::target::{Mode, from_headers};
+use sekimori::http::authz::target::{DESCRIBING, Mode, from_headers};
 
-const NAMES: [&str; 8] = [
-    "x-forwarded-method",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "x-forwarded-uri",
-    "x-original-url",
-    "x-original-method",
-    "cookie",
-    "x-forwarded-for",
-];
+/// The header a byte picks: every describing header of both schemes (the foreign ones too,
+/// so that the agreement check is fuzzed), then the cookie and the address.
+fn name(pick: u8) -> &'static str {
+    const OTHERS: [&str; 2] = ["cookie", "x-forwarded-for"];
+    let i = usize::from(pick) % (DESCRIBING.len() + OTHERS.len());
+    DESCRIBING
+        .get(i)
+        .copied()
+        .unwrap_or_else(|| OTHERS[i - DESCRIBING.len()])
+}
 
 fuzz_target!(|data: &[u8]| {
     // Header values separated by 0xff; the byte before each picks its name.
     let mut h = HeaderMap::new();
     for part in data.split(|b| *b == 0xff) {
         let Some((pick, value)) = part.split_first() else { continue };
-        let name = HeaderName::from_static(NAMES[usize::from(*pick) % NAMES.len()]);
+        let name = HeaderName::from_static(name(*pick));
         if let Ok(v) = HeaderValue::from_bytes(value) {
             h.append(name, v);
         }

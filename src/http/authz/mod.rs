@@ -3,8 +3,8 @@
 //! The request description becomes one canonical target (`target`, read as `canon` reads
 //! paths) or a refusal: `400 ambiguous_request` (`414 target_too_long`), audited with its
 //! reason; the auth-request endpoint answers every refusal `403` (nginx passes only 2xx, 401
-//! and 403 on as themselves) with the reason in `Sekimori-Refusal`. Then: 200 with the identity headers; 401 (302 for a browser on forward-auth)
-//! towards the login portal with a safe return URL, without a session or when the page needs
+//! and 403 on as themselves) with the reason in `Sekimori-Refusal`. Then: 200 with the
+//! identity headers; 401 (302 for a browser on forward-auth) towards the login portal with a safe return URL, without a session or when the page needs
 //! a second factor the session lacks (`step_up=1`); 403 when the policy denies. Forwarded
 //! headers are believed only from configured proxies.
 
@@ -188,16 +188,17 @@ async fn refuse(
     event.ip = Some(client.origin.ip.to_string());
     event.device = client.origin.device.clone();
     state.auditor.record(event).await?;
-    let code = if refused.refusal.status() == 414 {
+    let too_long = refused.refusal.status() == 414;
+    let code = if too_long {
         "target_too_long"
     } else {
         "ambiguous_request"
     };
-    let status = match mode {
+    let status = match (mode, too_long) {
         // nginx's auth_request turns every answer but 2xx, 401 and 403 into its own 500.
-        Mode::AuthRequest => StatusCode::FORBIDDEN,
-        Mode::ForwardAuth if code == "target_too_long" => StatusCode::URI_TOO_LONG,
-        Mode::ForwardAuth => StatusCode::BAD_REQUEST,
+        (Mode::AuthRequest, _) => StatusCode::FORBIDDEN,
+        (Mode::ForwardAuth, true) => StatusCode::URI_TOO_LONG,
+        (Mode::ForwardAuth, false) => StatusCode::BAD_REQUEST,
     };
     let mut res = ApiError::new(status, code, refused.to_string())
         .with_details(serde_json::json!({

@@ -123,12 +123,11 @@ pub fn from_headers(mode: Mode, h: &HeaderMap) -> Result<Target, Refused> {
     Ok(target)
 }
 
-/// Headers that describe the request in a scheme other than the endpoint's own, which an
-/// upstream (or a framework in it) may read instead: each one present must name exactly what
-/// the endpoint's own scheme named. `X-Original-URI` and `X-Rewrite-URL` are read as the
-/// target by PHP and .NET frameworks behind nginx and IIS.
 /// Every header that some scheme reads as the request's description: the Traefik/Caddy
-/// four, nginx's two, and those that either may meet.
+/// four, nginx's two, and those that either may meet (`X-Original-URI` and `X-Rewrite-URL`
+/// are read as the target by PHP and .NET frameworks behind nginx and IIS). Beside an
+/// endpoint's own, each other one present must name exactly what the own scheme named, since
+/// an upstream (or a framework in it) may read it instead.
 pub const DESCRIBING: &[&str] = &[
     "x-forwarded-method",
     "x-forwarded-proto",

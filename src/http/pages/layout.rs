@@ -208,12 +208,8 @@ impl Csrf {
     /// The token for this request's browser and session (the cookie is `Secure` and
     /// `__Host-` unless the gateway allows insecure cookies on localhost).
     pub fn for_request(state: &crate::app::AppState, headers: &HeaderMap) -> Self {
-        let secure = !state.config.server.danger_insecure_cookies;
-        Self::of(
-            headers,
-            secure,
-            cookie(headers, &state.config.session.cookie_name),
-        )
+        let (secure, session) = binding(state, headers);
+        Self::of(headers, secure, session)
     }
 
     pub fn of(headers: &HeaderMap, secure: bool, session: Option<&str>) -> Self {
@@ -262,12 +258,21 @@ impl Csrf {
 /// gateway's own pages? (Cross-site and same-site posts are refused before any handler, by
 /// the `cross_site` guard.)
 pub fn form_is_ours(state: &crate::app::AppState, headers: &HeaderMap, form_token: &str) -> bool {
-    let secure = !state.config.server.danger_insecure_cookies;
+    let (secure, session) = binding(state, headers);
     form_matches(
         headers,
         form_token,
         &state.config.server.public_url,
         secure,
+        session,
+    )
+}
+
+/// What a request's token is bound to: whether cookies are `Secure` (which names the nonce
+/// cookie) and the session cookie's value, if one came along.
+fn binding<'a>(state: &crate::app::AppState, headers: &'a HeaderMap) -> (bool, Option<&'a str>) {
+    (
+        !state.config.server.danger_insecure_cookies,
         cookie(headers, &state.config.session.cookie_name),
     )
 }

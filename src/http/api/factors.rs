@@ -259,10 +259,12 @@ pub async fn post_totp(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TotpConfirmBody)]
 pub struct ConfirmBody {
     enrolment_id: String,
     code: String,
     #[serde(default)]
+    #[schema(max_length = 64, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     label: String,
     flow_id: Option<String>,
 }
@@ -413,6 +415,7 @@ pub async fn issue_recovery_codes(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenameBody {
+    #[schema(max_length = 64, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     label: String,
 }
 

@@ -221,22 +221,32 @@ pub async fn post_device_flow_poll(
     ))
 }
 
+/// The code shown at the server (`ABCD-EFGH`; lower case, full-width letters and other
+/// dashes are read as the same code).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ApprovalBody {
+pub struct UserCodeBody {
+    #[schema(min_length = 8, max_length = 64)]
     user_code: String,
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    webauthn: Option<Box<webauthn_rs::prelude::PublicKeyCredential>>,
+}
+
+/// The code and the security key's answer to its challenge.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    #[schema(min_length = 8, max_length = 64)]
+    user_code: String,
+    #[schema(value_type = Object)]
+    webauthn: Box<webauthn_rs::prelude::PublicKeyCredential>,
 }
 
 /// `POST /api/v1/device/challenge` (the approval page): what waits under the code, and the
 /// WebAuthn options for its account.
-#[utoipa::path(post, path = "/api/v1/device/challenge", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "What waits under the code, and WebAuthn options", body = crate::http::openapi::schemas::ApprovalChallenge)))]
+#[utoipa::path(post, path = "/api/v1/device/challenge", tag = "pam", security(("session" = [])), request_body = UserCodeBody, responses((status = 200, description = "What waits under the code, and WebAuthn options", body = crate::http::openapi::schemas::ApprovalChallenge)))]
 pub async fn post_approval_challenge(
     State(state): State<AppState>,
     client: Client,
-    AppJson(body): AppJson<ApprovalBody>,
+    AppJson(body): AppJson<UserCodeBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (options, pending) = state
         .login
@@ -246,32 +256,25 @@ pub async fn post_approval_challenge(
 }
 
 /// `POST /api/v1/device/approve`: the security key's answer.
-#[utoipa::path(post, path = "/api/v1/device/approve", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "Approved", body = crate::http::openapi::schemas::PamAnswer)))]
+#[utoipa::path(post, path = "/api/v1/device/approve", tag = "pam", security(("session" = [])), request_body = ApproveBody, responses((status = 200, description = "Approved", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_approve(
     State(state): State<AppState>,
     client: Client,
-    AppJson(body): AppJson<ApprovalBody>,
+    AppJson(body): AppJson<ApproveBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Some(credential) = body.webauthn else {
-        return Err(ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "`webauthn` (the assertion) is required",
-        ));
-    };
     let outcome = state
         .login
-        .device_flow_approve(&body.user_code, credential, &client.origin)
+        .device_flow_approve(&body.user_code, body.webauthn, &client.origin)
         .await?;
     Ok(Json(answer(outcome)))
 }
 
 /// `POST /api/v1/device/deny`: "this was not me".
-#[utoipa::path(post, path = "/api/v1/device/deny", tag = "pam", security(("session" = [])), request_body = ApprovalBody, responses((status = 200, description = "Denied", body = crate::http::openapi::schemas::PamAnswer)))]
+#[utoipa::path(post, path = "/api/v1/device/deny", tag = "pam", security(("session" = [])), request_body = UserCodeBody, responses((status = 200, description = "Denied", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_deny(
     State(state): State<AppState>,
     client: Client,
-    AppJson(body): AppJson<ApprovalBody>,
+    AppJson(body): AppJson<UserCodeBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state
         .login

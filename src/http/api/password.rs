@@ -18,10 +18,13 @@ use crate::password::reason::Explained;
 pub struct CheckRequest {
     pub password: String,
     #[serde(default)]
+    #[schema(max_length = 128, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub username: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 128, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub display_name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 128, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub kana_name: Option<String>,
     /// Whether the account will have an enforced second factor (decides the minimum length).
     #[serde(default)]

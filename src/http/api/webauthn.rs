@@ -55,6 +55,7 @@ pub fn malformed(detail: &str) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct RegisterBody {
     /// `security_key` (a second factor) or `passkey` (can also sign in without a password).
+    #[schema(pattern = "^(security_key|passkey)$")]
     kind: String,
     flow_id: Option<String>,
 }
@@ -89,11 +90,13 @@ pub async fn post_register(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = WebauthnConfirmBody)]
 pub struct ConfirmBody {
     registration_id: String,
     #[schema(value_type = Object)]
     credential: Value,
     #[serde(default)]
+    #[schema(max_length = 64, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     label: String,
     flow_id: Option<String>,
 }

@@ -8,6 +8,7 @@
 mod codes;
 mod page;
 pub mod schemas;
+mod shapes;
 
 pub use codes::ERROR_CODES;
 pub use page::get_docs;
@@ -169,7 +170,11 @@ pub struct ApiDoc;
 pub fn json() -> String {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    doc.to_pretty_json().unwrap_or_default() + "\n"
+    let Ok(mut value) = serde_json::to_value(&doc) else {
+        return String::new();
+    };
+    shapes::apply(&mut value);
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
 }
 
 pub async fn get_openapi() -> Response {
@@ -190,5 +195,34 @@ mod tests {
             committed == super::json(),
             "config/openapi.json is out of date: run `sekimori openapi > config/openapi.json`"
         );
+    }
+
+    /// Every text pattern of the description is one of the two the validation stands for,
+    /// so a bound written into an attribute by hand cannot drift from the rule.
+    #[test]
+    fn every_text_pattern_is_the_validation_s() {
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::String(p)) = m.get("pattern") {
+                        out.push(p.clone());
+                    }
+                    m.values().for_each(|x| walk(x, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        let doc: serde_json::Value = serde_json::from_str(&super::json()).unwrap();
+        let mut patterns = Vec::new();
+        walk(&doc, &mut patterns);
+        let text: Vec<&String> = patterns.iter().filter(|p| p.contains("u0000")).collect();
+        assert!(text.len() >= 10, "{patterns:?}");
+        for p in text {
+            assert!(
+                p == super::shapes::TEXT || p == super::shapes::NON_BLANK,
+                "{p}"
+            );
+        }
     }
 }

@@ -101,7 +101,7 @@ pub fn build_router(state: AppState) -> Router {
         )
         .route(
             "/admin/break-glass/{id}/acknowledge",
-            post(pages::banner::post_acknowledge),
+            post(pages::admin::post_acknowledge),
         )
         .route("/audit/export.csv", get(pages::audit::get_export))
         .route("/report", get(pages::report::get_report))

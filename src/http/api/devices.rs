@@ -4,11 +4,11 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::admin::{actor, admin_session};
+use super::admin::{Admin, ReasonBody};
 use crate::app::AppState;
 use crate::device::DeviceKind;
 use crate::device::service::NewDevice;
@@ -18,26 +18,27 @@ use crate::http::extract::{AppJson, AppPath};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddBody {
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: String,
+    #[schema(pattern = "^(terminal|server|network)$")]
     kind: String,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     location: String,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     owner: String,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    reason: String,
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/devices", tag = "admin", security(("session" = [])), responses((status = 200, description = "The device register", body = crate::http::openapi::schemas::DeviceList)))]
 pub async fn get_devices(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    admin_session(&state, &headers).await?;
     let list = state.devices.list().await?;
     Ok(Json(json!({ "devices": list })))
 }
@@ -45,10 +46,9 @@ pub async fn get_devices(
 #[utoipa::path(post, path = "/api/v1/admin/devices", tag = "admin", security(("session" = [])), request_body = AddBody, responses((status = 201, description = "Registered; the credential is shown once", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn post_device(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    admin: Admin,
     AppJson(body): AppJson<AddBody>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let admin = admin_session(&state, &headers).await?;
     let kind = DeviceKind::parse(&body.kind).ok_or_else(|| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -65,7 +65,7 @@ pub async fn post_device(
                 location: body.location,
                 owner: body.owner,
             },
-            &actor(&admin),
+            &admin.actor(),
         )
         .await?;
     Ok((
@@ -77,24 +77,22 @@ pub async fn post_device(
 #[utoipa::path(get, path = "/api/v1/admin/devices/{name}", tag = "admin", security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "One device", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn get_device(
     State(state): State<AppState>,
+    _admin: Admin,
     AppPath(name): AppPath<String>,
-    headers: HeaderMap,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    admin_session(&state, &headers).await?;
     Ok(Json(json!({ "device": state.devices.find(&name).await? })))
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/devices/{name}/disable", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "Disabled", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn post_disable(
     State(state): State<AppState>,
+    admin: Admin,
     AppPath(name): AppPath<String>,
-    headers: HeaderMap,
     AppJson(body): AppJson<ReasonBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let admin = admin_session(&state, &headers).await?;
     let d = state
         .devices
-        .disable(&name, &body.reason, &actor(&admin))
+        .disable(&name, &body.reason, &admin.actor())
         .await?;
     Ok(Json(json!({ "device": d })))
 }
@@ -102,14 +100,13 @@ pub async fn post_disable(
 #[utoipa::path(post, path = "/api/v1/admin/devices/{name}/rotate-credential", tag = "admin", security(("session" = [])), params(("name" = String, Path)), request_body = ReasonBody, responses((status = 200, description = "A new credential, shown once", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn post_rotate(
     State(state): State<AppState>,
+    admin: Admin,
     AppPath(name): AppPath<String>,
-    headers: HeaderMap,
     AppJson(body): AppJson<ReasonBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let admin = admin_session(&state, &headers).await?;
     let (d, token) = state
         .devices
-        .rotate(&name, &body.reason, &actor(&admin))
+        .rotate(&name, &body.reason, &admin.actor())
         .await?;
     Ok(Json(json!({ "device": d, "credential": token.expose() })))
 }
@@ -119,13 +116,12 @@ pub async fn post_rotate(
 #[utoipa::path(post, path = "/api/v1/admin/devices/{name}/enrolment-link", tag = "admin", request_body(content = Option<crate::http::openapi::schemas::NoBody>, content_type = "application/json", description = "None is read; the type must be application/json"), security(("session" = [])), params(("name" = String, Path)), responses((status = 200, description = "A terminal's one-time enrolment link, shown once", body = crate::http::openapi::schemas::DeviceAnswer)))]
 pub async fn post_enrolment_link(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    admin: Admin,
     AppPath(name): AppPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let admin = admin_session(&state, &headers).await?;
     let (device, url) = state
         .devices
-        .enrolment_link(&name, &state.config.server.public_url, &actor(&admin))
+        .enrolment_link(&name, &state.config.server.public_url, &admin.actor())
         .await?;
     Ok(Json(json!({
         "device": device,

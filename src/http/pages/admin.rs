@@ -7,9 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
 use super::i18n::{Lang, M};
@@ -18,9 +18,8 @@ use super::layout::{Csrf, esc, q};
 use super::views;
 use crate::account::{Account, Role};
 use crate::app::AppState;
-use crate::session::SessionRecord;
 
-use super::admin_door::{AdminQuery, admin, admin_form, page};
+use super::admin_door::{AdminQuery, Console, ConsoleForm, Posted, back, failure};
 
 /// One account's factors and lock, as the list shows them.
 struct Row {
@@ -71,15 +70,10 @@ async fn row(state: &AppState, account: Account, lang: Lang) -> Row {
 
 pub async fn get_admin(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    c: Console,
     Query(aq): Query<AdminQuery>,
 ) -> Response {
-    let lang = Lang::choose(aq.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let lang = c.lang;
     let accounts = state.admin.list().await.unwrap_or_default();
     let mut rows = Vec::with_capacity(accounts.len());
     for a in accounts {
@@ -160,10 +154,9 @@ pub async fn get_admin(
             )
         })
         .collect();
-    let banner = super::banner::break_glass(&state, lang, &csrf, true).await;
     let flash = views::flash(lang, aq.done.as_deref(), aq.error.as_deref());
     let body = format!(
-        r#"{banner}{flash}
+        r#"{flash}
 <h2>{cov_h}</h2>
 <div class="table"><table><thead><tr><th scope="col">{type_h}</th><th scope="col">{with_h}</th></tr></thead><tbody>{coverage_rows}</tbody></table></div>
 <h2>{ex_h}</h2>
@@ -188,7 +181,7 @@ pub async fn get_admin(
         recovery_h = t(M::RecoveryCodesLeft),
         lock_h = t(M::LockState),
     );
-    page(lang, &csrf, StatusCode::OK, "/admin", &session.roles, &body)
+    c.page_with_banner(&state, "/admin", &body).await
 }
 
 fn action_form(lang: Lang, csrf: &Csrf, name: &str, action: &str, title: M, extra: &str) -> String {
@@ -211,33 +204,25 @@ fn action_form(lang: Lang, csrf: &Csrf, name: &str, action: &str, title: M, extr
 
 pub async fn get_account(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    c: Console,
     Path(name): Path<String>,
     Query(aq): Query<AdminQuery>,
 ) -> Response {
-    let lang = Lang::choose(aq.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+    let (lang, csrf) = (c.lang, &c.csrf);
     let here = format!("/admin/accounts/{}", q(&name));
     let account = match state.admin.find(&name).await {
         Ok(a) => a,
         Err(_) => {
-            return page(
-                lang,
-                &csrf,
+            return c.page(
                 StatusCode::NOT_FOUND,
                 &here,
-                &session.roles,
-                &format!("<p>{}</p>", esc(M::NoSuchAccount.get(lang))),
+                &format!("<p>{}</p>", c.t(M::NoSuchAccount)),
             );
         }
     };
     let r = row(&state, account, lang).await;
     let a = &r.account;
-    let t = |m: M| esc(m.get(lang));
+    let t = |m: M| c.t(m);
     let flash = views::flash(lang, aq.done.as_deref(), aq.error.as_deref());
     let roles_field = format!(
         r#"<label for="roles-roles">{}</label><input id="roles-roles" name="roles" value="{}" required>"#,
@@ -262,7 +247,7 @@ pub async fn get_account(
     let codes_form = if a.account_type == crate::account::AccountType::Emergency {
         action_form(
             lang,
-            &csrf,
+            csrf,
             a.username.as_str(),
             "break-glass-codes",
             M::IssueBreakGlassCodes,
@@ -297,10 +282,10 @@ pub async fn get_account(
         )),
         lock_h = t(M::LockState),
         locked = esc(r.locked.as_deref().unwrap_or("-")),
-        unlock = action_form(lang, &csrf, a.username.as_str(), "unlock", M::Unlock, ""),
+        unlock = action_form(lang, csrf, a.username.as_str(), "unlock", M::Unlock, ""),
         reset = action_form(
             lang,
-            &csrf,
+            csrf,
             a.username.as_str(),
             "reset-factors",
             M::ResetFactors,
@@ -308,16 +293,16 @@ pub async fn get_account(
         ),
         roles_form = action_form(
             lang,
-            &csrf,
+            csrf,
             a.username.as_str(),
             "roles",
             M::ChangeRoles,
             &roles_field
         ),
-        disable = action_form(lang, &csrf, a.username.as_str(), "disable", M::Disable, ""),
+        disable = action_form(lang, csrf, a.username.as_str(), "disable", M::Disable, ""),
         expiry_form = action_form(
             lang,
-            &csrf,
+            csrf,
             a.username.as_str(),
             "expiry",
             M::SetExpiry,
@@ -337,31 +322,19 @@ pub async fn get_account(
         code = lang.code(),
         back = t(M::Accounts),
     );
-    let banner = super::banner::break_glass(&state, lang, &csrf, true).await;
-    page(
-        lang,
-        &csrf,
-        StatusCode::OK,
-        &here,
-        &session.roles,
-        &format!("{banner}{body}"),
-    )
+    c.page_with_banner(&state, &here, &body).await
 }
 
 /// A new set of an emergency account's codes, on a page of its own (shown once).
-async fn break_glass_codes(
-    state: &AppState,
-    lang: Lang,
-    csrf: &Csrf,
-    session: &SessionRecord,
-    name: &str,
-    reason: &str,
-    actor: &str,
-) -> Response {
+async fn break_glass_codes(state: &AppState, c: &Console, name: &str, reason: &str) -> Response {
+    let lang = c.lang;
     let issued = async {
         let reason = crate::admin::require_reason(reason)?;
         let account = state.admin.find(name).await?;
-        state.emergency.issue_codes(&account, reason, actor).await
+        state
+            .emergency
+            .issue_codes(&account, reason, &c.actor())
+            .await
     }
     .await;
     let here = format!("/admin/accounts/{}", q(name));
@@ -369,55 +342,44 @@ async fn break_glass_codes(
         Ok(codes) => {
             let items: String = codes
                 .iter()
-                .map(|c| format!("<li><code>{}</code></li>", esc(c.expose())))
+                .map(|code| format!("<li><code>{}</code></li>", esc(code.expose())))
                 .collect();
             let body = format!(
                 r#"<p class="notice">{}</p><ol id="break-glass-codes">{items}</ol><p><a href="{}?lang={}">{}</a></p>"#,
-                esc(M::BreakGlassShownOnce.get(lang)),
+                c.t(M::BreakGlassShownOnce),
                 esc(&here),
                 lang.code(),
-                esc(M::Continue.get(lang)),
+                c.t(M::Continue),
             );
-            page(lang, csrf, StatusCode::OK, &here, &session.roles, &body)
+            c.page(StatusCode::OK, &here, &body)
         }
-        Err(e) => {
-            let text = match &e {
-                crate::error::Error::ReasonRequired => M::ReasonRequired.get(lang).to_owned(),
-                crate::error::Error::Invalid(m) => m.clone(),
-                other => {
-                    tracing::warn!(error = %other, "issuing break-glass codes failed");
-                    M::ActionFailed.get(lang).to_owned()
-                }
-            };
-            let location = format!("{here}?lang={}&error={}", lang.code(), q(&text));
-            (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
-        }
+        Err(e) => back(
+            &here,
+            lang,
+            Err(failure(lang, e, "issuing break-glass codes")),
+        ),
     }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {
-    csrf: String,
     reason: String,
-    lang: Option<String>,
     identity_check: Option<String>,
     roles: Option<String>,
     /// A JST date for `expiry` (empty: none).
     expires: Option<String>,
 }
 
+impl ConsoleForm for ActionForm {
+    const HERE: &'static str = "/admin";
+}
+
 pub async fn post_action(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((name, action)): Path<(String, String)>,
-    Form(form): Form<ActionForm>,
+    Posted(c, form): Posted<ActionForm>,
 ) -> Response {
-    let (lang, csrf, session) =
-        match admin_form(&state, &headers, form.lang.as_deref(), &form.csrf, "/admin").await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
-    let actor = format!("account:{}", session.username);
+    let (lang, actor) = (c.lang, c.actor());
     let a = &state.admin;
     let result: Result<(), crate::error::Error> = match action.as_str() {
         "unlock" => a.unlock(&name, &form.reason, &actor).await.map(|_| ()),
@@ -438,8 +400,7 @@ pub async fn post_action(
             }
         }
         "break-glass-codes" => {
-            return break_glass_codes(&state, lang, &csrf, &session, &name, &form.reason, &actor)
-                .await;
+            return break_glass_codes(&state, &c, &name, &form.reason).await;
         }
         "disable" => a.disable(&name, &form.reason, &actor).await.map(|_| ()),
         "reset-factors" => a
@@ -469,33 +430,45 @@ pub async fn post_action(
             }
         }
         _ => {
-            return page(
-                lang,
-                &csrf,
+            return c.page(
                 StatusCode::NOT_FOUND,
                 "/admin",
-                &session.roles,
-                &format!("<p>{}</p>", esc(M::NoSuchAccount.get(lang))),
+                &format!("<p>{}</p>", c.t(M::NoSuchAccount)),
             );
         }
     };
-    let back = format!("/admin/accounts/{}?lang={}", q(&name), lang.code());
-    let location = match result {
-        Ok(()) => format!("{back}&done={}", q(&action)),
-        Err(e) => {
-            use crate::error::Error;
-            let text = match &e {
-                Error::ReasonRequired => M::ReasonRequired.get(lang).to_owned(),
-                Error::Invalid(m) => m.clone(),
-                Error::Token(t) => t.to_string(),
-                Error::AccountNotFound(_) => M::NoSuchAccount.get(lang).to_owned(),
-                other => {
-                    tracing::warn!(error = %other, "an administrator's action failed");
-                    M::ActionFailed.get(lang).to_owned()
-                }
-            };
-            format!("{back}&error={}", q(&text))
-        }
-    };
-    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+    let here = format!("/admin/accounts/{}", q(&name));
+    back(
+        &here,
+        lang,
+        result
+            .map(|()| action.as_str())
+            .map_err(|e| failure(lang, e, "an administrator's action")),
+    )
+}
+
+/// The reason an emergency account's use is acknowledged.
+#[derive(Debug, Deserialize)]
+pub struct AckForm {
+    reason: String,
+}
+
+impl ConsoleForm for AckForm {
+    const HERE: &'static str = "/admin";
+}
+
+/// `POST /admin/break-glass/{id}/acknowledge` (reason required), from the banner on every
+/// console page.
+pub async fn post_acknowledge(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted(c, form): Posted<AckForm>,
+) -> Response {
+    let acknowledged = state
+        .emergency
+        .acknowledge(id, &form.reason, &c.actor())
+        .await
+        .map(|()| "acknowledged")
+        .map_err(|e| failure(c.lang, e, "acknowledging a break-glass use"));
+    back("/admin", c.lang, acknowledged)
 }

@@ -3,12 +3,12 @@
 //! enrolment link is issued from here (`POST /admin/devices/{name}/enrolment-link`), shown
 //! once on the answer page and never put in a URL.
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::admin_door::{AdminQuery, admin, page};
+use super::admin_door::{Console, ConsoleForm, Posted};
 use super::i18n::{Lang, M};
 use super::layout::{Csrf, esc, q};
 use crate::app::AppState;
@@ -52,28 +52,15 @@ fn device_row(lang: Lang, csrf: &Csrf, d: &Device) -> String {
     )
 }
 
-pub async fn get_devices(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(aq): Query<AdminQuery>,
-) -> Response {
-    let lang = Lang::choose(aq.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let t = |m: M| esc(m.get(lang));
+pub async fn get_devices(State(state): State<AppState>, c: Console) -> Response {
+    let (lang, t) = (c.lang, |m: M| c.t(m));
     let rows: String = match state.devices.list().await {
-        Ok(list) => list.iter().map(|d| device_row(lang, &csrf, d)).collect(),
+        Ok(list) => list.iter().map(|d| device_row(lang, &c.csrf, d)).collect(),
         Err(e) => {
             tracing::warn!(error = %e, "listing the device register failed");
-            return page(
-                lang,
-                &csrf,
+            return c.page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "/admin/devices",
-                &session.roles,
                 &format!("<p>{}</p>", t(M::ServiceUnavailable)),
             );
         }
@@ -93,46 +80,26 @@ pub async fn get_devices(
         code = lang.code(),
         back = t(M::Accounts),
     );
-    let banner = super::banner::break_glass(&state, lang, &csrf, true).await;
-    page(
-        lang,
-        &csrf,
-        StatusCode::OK,
-        "/admin/devices",
-        &session.roles,
-        &format!("{banner}{body}"),
-    )
+    c.page_with_banner(&state, "/admin/devices", &body).await
 }
 
+/// Nothing beyond the form token: the device is named by the path.
 #[derive(Debug, Deserialize)]
-pub struct LinkForm {
-    csrf: String,
-    lang: Option<String>,
+pub struct LinkForm {}
+
+impl ConsoleForm for LinkForm {
+    const HERE: &'static str = "/admin/devices";
 }
 
 pub async fn post_enrolment_link(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
-    Form(form): Form<LinkForm>,
+    Posted(c, _): Posted<LinkForm>,
 ) -> Response {
-    let (lang, csrf, session) = match super::admin_door::admin_form(
-        &state,
-        &headers,
-        form.lang.as_deref(),
-        &form.csrf,
-        "/admin/devices",
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let t = |m: M| esc(m.get(lang));
-    let actor = format!("account:{}", session.username);
+    let (lang, t) = (c.lang, |m: M| c.t(m));
     let issued = state
         .devices
-        .enrolment_link(&name, &state.config.server.public_url, &actor)
+        .enrolment_link(&name, &state.config.server.public_url, &c.actor())
         .await;
     let (status, body) = match issued {
         Ok((d, url)) => (
@@ -176,12 +143,5 @@ pub async fn post_enrolment_link(
         lang.code(),
         t(M::DevicesTitle)
     );
-    page(
-        lang,
-        &csrf,
-        status,
-        "/admin/devices",
-        &session.roles,
-        &format!("{body}{back}"),
-    )
+    c.page(status, "/admin/devices", &format!("{body}{back}"))
 }

@@ -4,13 +4,13 @@
 //! be cancelled and each open one ended, with a reason; `GET /admin/vendors/{id}/report.csv`
 //! is the window's work report. The same audited use cases as `sekimori vendor window`.
 
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
 use serde::Deserialize;
 
-use super::admin_door::{AdminQuery, admin, page};
+use super::admin_door::{AdminQuery, Console, ConsoleForm, Posted, back, failure};
 use super::i18n::{Lang, M};
 use super::layout::{Csrf, esc, q};
 use super::views;
@@ -87,30 +87,17 @@ async fn options(state: &AppState) -> (String, String) {
 
 pub async fn get_vendors(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    c: Console,
     Query(aq): Query<AdminQuery>,
 ) -> Response {
-    let lang = Lang::choose(aq.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    let session = match admin(&state, &headers, lang, &csrf).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let t = |m: M| esc(m.get(lang));
+    let (lang, csrf, t) = (c.lang, &c.csrf, |m: M| c.t(m));
     let now = state.clock.now();
     let list = match state.windows.list(None).await {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!(error = %e, "listing maintenance windows failed");
             let body = format!("<p>{}</p>", t(M::ServiceUnavailable));
-            return page(
-                lang,
-                &csrf,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "/admin/vendors",
-                &session.roles,
-                &body,
-            );
+            return c.page(StatusCode::SERVICE_UNAVAILABLE, "/admin/vendors", &body);
         }
     };
     let rows: String = list
@@ -128,7 +115,7 @@ pub async fn get_vendors(
                 phase = esc(phase(lang, w, now)),
                 by = esc(&w.approved_by),
                 work = esc(&w.reason),
-                close = close_form(lang, &csrf, w, now),
+                close = close_form(lang, csrf, w, now),
             )
         })
         .collect();
@@ -178,15 +165,7 @@ pub async fn get_vendors(
         code = lang.code(),
         back = t(M::Accounts),
     );
-    let banner = super::banner::break_glass(&state, lang, &csrf, true).await;
-    page(
-        lang,
-        &csrf,
-        StatusCode::OK,
-        "/admin/vendors",
-        &session.roles,
-        &format!("{banner}{body}"),
-    )
+    c.page_with_banner(&state, "/admin/vendors", &body).await
 }
 
 fn aq_done(aq: &AdminQuery) -> Option<&str> {
@@ -199,8 +178,6 @@ fn aq_error(aq: &AdminQuery) -> Option<&str> {
 
 #[derive(Debug, Deserialize)]
 pub struct WindowForm {
-    csrf: String,
-    lang: Option<String>,
     account: String,
     system: String,
     from: String,
@@ -209,47 +186,33 @@ pub struct WindowForm {
     approved_by: String,
 }
 
-fn back_to(lang: Lang, outcome: Result<String, String>) -> Response {
-    let base = format!("/admin/vendors?lang={}", lang.code());
-    let location = match outcome {
-        Ok(done) => format!("{base}&done={}", q(&done)),
-        Err(e) => format!("{base}&error={}", q(&e)),
-    };
-    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+impl ConsoleForm for WindowForm {
+    const HERE: &'static str = "/admin/vendors";
 }
 
-fn failure_text(lang: Lang, e: crate::error::Error) -> String {
-    use crate::error::Error;
-    match e {
-        Error::ReasonRequired => M::ReasonRequired.get(lang).to_owned(),
-        Error::Invalid(m) => m,
-        Error::AccountNotFound(_) => M::NoSuchAccount.get(lang).to_owned(),
-        other => {
-            tracing::warn!(error = %other, "a maintenance-window action failed");
-            M::ActionFailed.get(lang).to_owned()
-        }
+/// Back to the list, with the window's id or the reason it failed.
+fn back_to(lang: Lang, outcome: Result<String, crate::error::Error>) -> Response {
+    match outcome {
+        Ok(id) => back("/admin/vendors", lang, Ok(&id)),
+        Err(e) => back(
+            "/admin/vendors",
+            lang,
+            Err(failure(lang, e, "a maintenance-window action")),
+        ),
     }
 }
 
 pub async fn post_window(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<WindowForm>,
+    Posted(c, form): Posted<WindowForm>,
 ) -> Response {
-    let (lang, _, session) = match super::admin_door::admin_form(
-        &state,
-        &headers,
-        form.lang.as_deref(),
-        &form.csrf,
-        "/admin/vendors",
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let lang = c.lang;
     let (Some(from), Some(to)) = (jst_local(&form.from), jst_local(&form.to)) else {
-        return back_to(lang, Err(format!("{} / {}", form.from, form.to)));
+        return back(
+            "/admin/vendors",
+            lang,
+            Err(format!("{} / {}", form.from, form.to)),
+        );
     };
     let new = NewWindow {
         system: form.system,
@@ -258,76 +221,63 @@ pub async fn post_window(
         reason: form.reason,
         approved_by: form.approved_by,
     };
-    let actor = format!("account:{}", session.username);
     back_to(
         lang,
         state
             .windows
-            .add(&form.account, new, &actor)
+            .add(&form.account, new, &c.actor())
             .await
-            .map(|w| w.id)
-            .map_err(|e| failure_text(lang, e)),
+            .map(|w| w.id),
     )
 }
 
 #[derive(Debug, Deserialize)]
 pub struct CloseForm {
-    csrf: String,
-    lang: Option<String>,
     reason: String,
+}
+
+impl ConsoleForm for CloseForm {
+    const HERE: &'static str = "/admin/vendors";
 }
 
 pub async fn post_close(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
-    Form(form): Form<CloseForm>,
+    Posted(c, form): Posted<CloseForm>,
 ) -> Response {
-    let (lang, _, session) = match super::admin_door::admin_form(
-        &state,
-        &headers,
-        form.lang.as_deref(),
-        &form.csrf,
-        "/admin/vendors",
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let lang = c.lang;
     let end = match action.as_str() {
         "end" => true,
         "cancel" => false,
-        _ => return back_to(lang, Err(M::ActionFailed.get(lang).to_owned())),
+        _ => {
+            return back(
+                "/admin/vendors",
+                lang,
+                Err(M::ActionFailed.get(lang).to_owned()),
+            );
+        }
     };
-    let actor = format!("account:{}", session.username);
     back_to(
         lang,
         state
             .windows
-            .close(&id, end, &form.reason, &actor)
+            .close(&id, end, &form.reason, &c.actor())
             .await
-            .map(|w| w.id)
-            .map_err(|e| failure_text(lang, e)),
+            .map(|w| w.id),
     )
 }
 
 pub async fn get_report(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    c: Console,
     Path(id): Path<String>,
-    Query(aq): Query<AdminQuery>,
 ) -> Response {
-    let lang = Lang::choose(aq.lang.as_deref(), &headers);
-    let csrf = Csrf::for_request(&state, &headers);
-    if let Err(r) = admin(&state, &headers, lang, &csrf).await {
-        return r;
-    }
+    let lang = c.lang;
     let made = match state.windows.report(&id).await {
         Ok((w, vendor, rows)) => crate::vendor::report::csv(&w, &vendor, &rows, lang == Lang::Ja)
             .map(|bytes| (w.id, bytes))
             .map_err(|e| e.to_string()),
-        Err(e) => Err(failure_text(lang, e)),
+        Err(e) => Err(failure(lang, e, "a window's report")),
     };
     match made {
         Ok((wid, bytes)) => {
@@ -344,6 +294,6 @@ pub async fn get_report(
             }
             res
         }
-        Err(text) => back_to(lang, Err(text)),
+        Err(text) => back("/admin/vendors", lang, Err(text)),
     }
 }

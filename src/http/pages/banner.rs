@@ -1,14 +1,10 @@
 //! The consoles' banner for emergency-account uses not yet acknowledged: on every page of the
 //! administration console (with a form to acknowledge each, reason required) and of the
-//! auditor console (without one: auditors read, administrators act).
-
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+//! auditor console (without one: auditors read, administrators act). The acknowledgement is
+//! posted to the accounts console (`pages::admin`); this module only draws.
 
 use super::i18n::{Lang, M};
-use super::layout::{Csrf, esc, q};
+use super::layout::{Csrf, esc};
 use crate::app::AppState;
 
 /// The banner's HTML; empty when nothing is open (or the list cannot be read: the pages
@@ -64,45 +60,4 @@ pub async fn break_glass(state: &AppState, lang: Lang, csrf: &Csrf, with_form: b
         r#"<div class="banner" role="alert" id="break-glass-banner"><strong>{title}</strong><ul>{items}</ul>{note}</div>"#,
         title = t(M::BreakGlassBanner),
     )
-}
-
-#[derive(Debug, Deserialize)]
-pub struct AckForm {
-    csrf: String,
-    reason: String,
-    lang: Option<String>,
-}
-
-/// `POST /admin/break-glass/{id}/acknowledge` (role `it_admin`, reason required).
-pub async fn post_acknowledge(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<i64>,
-    Form(form): Form<AckForm>,
-) -> Response {
-    let (lang, _, session) = match super::admin_door::admin_form(
-        &state,
-        &headers,
-        form.lang.as_deref(),
-        &form.csrf,
-        "/admin",
-    )
-    .await
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let actor = format!("account:{}", session.username);
-    let back = format!("/admin?lang={}", lang.code());
-    let location = match state.emergency.acknowledge(id, &form.reason, &actor).await {
-        Ok(()) => format!("{back}&done=acknowledged"),
-        Err(crate::error::Error::ReasonRequired) => {
-            format!("{back}&error={}", q(M::ReasonRequired.get(lang)))
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "acknowledging a break-glass use failed");
-            format!("{back}&error={}", q(M::ActionFailed.get(lang)))
-        }
-    };
-    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }

@@ -19,8 +19,8 @@ fn relabel(mut s: Section, id: &str, refs: &[&str]) -> Section {
     s
 }
 
-fn g1(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g1(b: &mut Builder, f: &Figures, _extra: &Extra) {
+    let ja = b.ja;
     let systems: Vec<String> = f
         .systems
         .iter()
@@ -48,18 +48,9 @@ fn g1(f: &Figures, ja: bool) -> Section {
             "Declare the systems behind the gateway in [systems.*].",
         );
     }
-    b.requirement(
-        "G-1",
-        &[],
-        (
-            "利用者の識別・認証",
-            "Every user identified and authenticated",
-        ),
-    )
 }
 
-fn g2(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g2(b: &mut Builder, f: &Figures, _extra: &Extra) {
     b.ev(
         format!(
             "初回の変更待ちの一時パスワード: {}件",
@@ -74,15 +65,7 @@ fn g2(f: &Figures, ja: bool) -> Section {
         "管理者が発行するパスワードは一時的なもので、APIがパスワードを返すことはありません。",
         "Passwords an administrator issues are one-time; no API ever returns a password.",
     );
-    bootstrap(&mut b, f);
-    b.requirement(
-        "G-2",
-        &["G-19"],
-        (
-            "認証情報は本人のみが知る",
-            "Credentials known only to their owner",
-        ),
-    )
+    bootstrap(b, f);
 }
 
 fn bootstrap(b: &mut Builder, f: &Figures) {
@@ -119,38 +102,23 @@ fn setting_line(b: &mut Builder, f: &Figures, key: &str, ja: &str, en: &str) {
     }
 }
 
-fn g3(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
-    setting_line(&mut b, f, "password.hashing", "保存方式", "Storage");
+fn g3(b: &mut Builder, f: &Figures, _extra: &Extra) {
+    setting_line(b, f, "password.hashing", "保存方式", "Storage");
     b.ev(
         "パスワードは不可逆変換（argon2id、利用者ごとのソルト）でのみ保存します。",
         "Passwords are stored only as irreversible argon2id hashes with a per-user salt.",
     );
-    b.requirement(
-        "G-3",
-        &[],
-        ("パスワードの不可逆変換", "Passwords stored irreversibly"),
-    )
 }
 
-fn g4(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g4(b: &mut Builder, f: &Figures, _extra: &Extra) {
     b.ev(
         format!("直近365日のパスワード再発行: {}件。すべて実施者と理由（本人確認の方法）を記録しています。", f.password_resets_365_days),
         format!("Password resets in the last 365 days: {}; each records who did it and why (how identity was verified).", f.password_resets_365_days),
     );
-    b.requirement(
-        "G-4",
-        &[],
-        (
-            "再発行時の本人確認",
-            "Resets verify identity and record how",
-        ),
-    )
 }
 
-fn g6(ja: bool, score: u8, blocklist: usize) -> Section {
-    let mut b = Builder::new(ja);
+fn g6(b: &mut Builder, _f: &Figures, extra: &Extra) {
+    let (score, blocklist) = (extra.min_score, extra.blocklist_entries);
     b.ev(
         format!("推測されやすさの判定（zxcvbn）: スコア{score}以上を要求。氏名・利用者ID・メールなど本人の情報も照合します。"),
         format!("Guessability (zxcvbn): score {score} or more; the person's own name, username and e-mail are checked too."),
@@ -165,27 +133,18 @@ fn g6(ja: bool, score: u8, blocklist: usize) -> Section {
             "Set [password] min_score to 3 or more.",
         );
     }
-    b.requirement(
-        "G-6",
-        &[],
-        (
-            "推測されやすいパスワードの禁止",
-            "Guessable passwords refused",
-        ),
-    )
 }
 
-fn g8(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g8(b: &mut Builder, f: &Figures, _extra: &Extra) {
     setting_line(
-        &mut b,
+        b,
         f,
         "lockout.threshold",
         "ロックまでの失敗回数/期間",
         "Failures before a lock / window",
     );
     setting_line(
-        &mut b,
+        b,
         f,
         "lockout.hard_threshold",
         "管理者解除が必要になる連続失敗",
@@ -201,11 +160,9 @@ fn g8(f: &Figures, ja: bool) -> Section {
         format!("直近30日: サインイン失敗 {fails}件、ロック {locks}件（院外からの失敗で院内端末がロックされない設計）"),
         format!("Last 30 days: {fails} failed sign-ins, {locks} locks (failures from outside cannot lock out clinic terminals)"),
     );
-    b.requirement("G-8", &[], ("アカウントロック", "Account lockout"))
 }
 
-fn g9(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g9(b: &mut Builder, f: &Figures, _extra: &Extra) {
     b.ev(
         "パスワードの有効期限: 設定項目自体がありません（期間による変更の強制なし）。",
         "Password expiry: no such setting exists (no change is forced by age).",
@@ -220,27 +177,18 @@ fn g9(f: &Figures, ja: bool) -> Section {
             f.accounts.compromised
         ),
     );
-    b.requirement(
-        "G-9",
-        &["checklist-2-7"],
-        (
-            "定期変更の廃止（漏えい時のみ変更）",
-            "No periodic rotation; change on compromise",
-        ),
-    )
 }
 
-fn g11(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g11(b: &mut Builder, f: &Figures, _extra: &Extra) {
     setting_line(
-        &mut b,
+        b,
         f,
         "session.idle_timeout_minutes",
         "無操作タイムアウト（分）",
         "Idle timeout (minutes)",
     );
     setting_line(
-        &mut b,
+        b,
         f,
         "session.absolute_timeout_hours",
         "最長セッション（時間）",
@@ -250,11 +198,9 @@ fn g11(f: &Figures, ja: bool) -> Section {
         "セッションは端末（ブラウザー）に結び付き、二要素を使ったかどうか（amr）を発行する証明に記載します。",
         "Sessions are bound to the browser that signed in; assertions carry how it signed in (amr).",
     );
-    b.requirement("G-11", &[], ("セッションの管理", "Sessions bounded"))
 }
 
-fn g13(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g13(b: &mut Builder, f: &Figures, _extra: &Extra) {
     if f.emergency.is_empty() {
         b.ev("非常時用アカウント: 登録なし", "Emergency accounts: none");
         b.not_applicable();
@@ -289,15 +235,9 @@ fn g13(f: &Figures, ja: bool) -> Section {
             );
         }
     }
-    b.requirement(
-        "G-13",
-        &[],
-        ("非常時用アカウント", "Emergency (break-glass) accounts"),
-    )
 }
 
-fn g16(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g16(b: &mut Builder, f: &Figures, _extra: &Extra) {
     for a in &f.privileged_accounts {
         let factors = if a.factors.is_empty() {
             b.t("なし", "none")
@@ -338,15 +278,9 @@ fn g16(f: &Figures, ja: bool) -> Section {
         "管理者・保守業者・非常時用のアカウントは常に二要素が必要です（方針 privileged-accounts-two-factor）。",
         "Administrator, vendor and emergency accounts always need a second factor (policy privileged-accounts-two-factor).",
     );
-    b.requirement(
-        "G-16",
-        &["checklist-2-4"],
-        ("管理者権限の明確化", "Administrator rights identified"),
-    )
 }
 
-fn g18(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g18(b: &mut Builder, f: &Figures, _extra: &Extra) {
     let v = &f.vendors;
     if v.accounts == 0 {
         b.ev("保守業者アカウント: 登録なし", "Vendor accounts: none");
@@ -379,15 +313,9 @@ fn g18(f: &Figures, ja: bool) -> Section {
             );
         }
     }
-    b.requirement(
-        "G-18",
-        &[],
-        ("保守要員の専用アカウント", "Vendor maintenance accounts"),
-    )
 }
 
-fn g19(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g19(b: &mut Builder, f: &Figures, _extra: &Extra) {
     b.ev(
         format!(
             "初回の変更が済むまで他の操作ができないアカウント: {}件",
@@ -398,18 +326,9 @@ fn g19(f: &Figures, ja: bool) -> Section {
             f.accounts.must_change_password
         ),
     );
-    b.requirement(
-        "G-19",
-        &["G-2"],
-        (
-            "初期パスワードの変更",
-            "Initial passwords changed at first use",
-        ),
-    )
 }
 
-fn g21(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g21(b: &mut Builder, f: &Figures, _extra: &Extra) {
     let au = &f.audit;
     b.ev(
         format!("直近30日のサインイン記録: {}件（時刻、利用者、端末、IP、結果、要素）", au.sign_in_events_30_days),
@@ -425,58 +344,29 @@ fn g21(f: &Figures, ja: bool) -> Section {
             "Give the person who reviews the logs the auditor role.",
         );
     }
-    b.requirement(
-        "G-21",
-        &["checklist-2-6"],
-        (
-            "アクセスログの記録と確認",
-            "Access logs recorded and reviewed",
-        ),
-    )
 }
 
-fn g22(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
-    chain_evidence(&mut b, f);
-    b.requirement(
-        "G-22",
-        &["checklist-2-6"],
-        (
-            "ログの改ざん・削除の防止",
-            "Logs protected against tampering",
-        ),
-    )
+fn g22(b: &mut Builder, f: &Figures, _extra: &Extra) {
+    chain_evidence(b, f);
 }
 
-fn g23(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
+fn g23(b: &mut Builder, f: &Figures, _extra: &Extra) {
     b.ev(
         format!("記録の時刻はサーバーの時計で、日本時間（+09:00）付きで保存します。最新の記録: {}", f.audit.last_row_at.as_deref().map_or("—".to_owned(), readable)),
         format!("Times come from the server's clock and are stored in JST with the offset (+09:00). Newest row: {}", f.audit.last_row_at.as_deref().map_or("—".to_owned(), readable)),
     );
-    b.requirement(
-        "G-23",
-        &["checklist-2-6"],
-        ("信頼できる時刻", "Trusted time in logs"),
-    )
 }
 
-fn g26(f: &Figures, ja: bool) -> Section {
-    let mut b = Builder::new(ja);
-    bootstrap(&mut b, f);
+fn g26(b: &mut Builder, f: &Figures, _extra: &Extra) {
+    bootstrap(b, f);
     b.ev(
         "機器の資格情報は登録ごとに生成し、ハッシュでのみ保存します（sekimori device rotate-credential で更新）。",
         "Device credentials are generated per registration and stored only as hashes (renewed with sekimori device rotate-credential).",
     );
-    b.requirement(
-        "G-26",
-        &[],
-        ("出荷時パスワードの変更", "No factory default passwords"),
-    )
 }
 
-fn g27(ja: bool, public_url: &str) -> Section {
-    let mut b = Builder::new(ja);
+fn g27(b: &mut Builder, _f: &Figures, extra: &Extra) {
+    let public_url = extra.public_url.as_str();
     let local = ["http://localhost", "http://127.0.0.1", "http://[::1]"]
         .iter()
         .any(|p| public_url.starts_with(p));
@@ -490,7 +380,6 @@ fn g27(ja: bool, public_url: &str) -> Section {
             "Serve it over TLS (https); when a proxy terminates TLS, set public_url to https.",
         );
     }
-    b.requirement("G-27", &[], ("通信の保護と相互認証", "Protected channels"))
 }
 
 /// Inputs the figures do not carry.
@@ -501,40 +390,232 @@ pub struct Extra {
     pub public_url: String,
 }
 
+fn g5(b: &mut Builder, f: &Figures, _extra: &Extra) {
+    length_evidence(b, f);
+}
+
+fn g7(b: &mut Builder, f: &Figures, _extra: &Extra) {
+    reuse_evidence(b, f);
+}
+
+/// Where a requirement's section comes from.
+enum Drawn {
+    /// Evidence drawn here, under the requirement's title, citing the items it shares.
+    Here {
+        refs: &'static [&'static str],
+        title: (&'static str, &'static str),
+        evidence: fn(&mut Builder, &Figures, &Extra),
+    },
+    /// The checklist item that assesses the same thing, under the requirement's id.
+    Checklist(&'static str),
+    /// The two-factor section, the same in the checklist and the requirements.
+    TwoFactor,
+}
+
+/// Every requirement the report evidences, in the map's order.
+const REQUIREMENTS: &[(&str, Drawn)] = &[
+    (
+        "G-1",
+        Drawn::Here {
+            refs: &[],
+            title: (
+                "利用者の識別・認証",
+                "Every user identified and authenticated",
+            ),
+            evidence: g1,
+        },
+    ),
+    (
+        "G-2",
+        Drawn::Here {
+            refs: &["G-19"],
+            title: (
+                "認証情報は本人のみが知る",
+                "Credentials known only to their owner",
+            ),
+            evidence: g2,
+        },
+    ),
+    (
+        "G-3",
+        Drawn::Here {
+            refs: &[],
+            title: ("パスワードの不可逆変換", "Passwords stored irreversibly"),
+            evidence: g3,
+        },
+    ),
+    (
+        "G-4",
+        Drawn::Here {
+            refs: &[],
+            title: (
+                "再発行時の本人確認",
+                "Resets verify identity and record how",
+            ),
+            evidence: g4,
+        },
+    ),
+    (
+        "G-5",
+        Drawn::Here {
+            refs: &["checklist-2-7"],
+            title: ("パスワードの桁数", "Password length"),
+            evidence: g5,
+        },
+    ),
+    (
+        "G-6",
+        Drawn::Here {
+            refs: &[],
+            title: (
+                "推測されやすいパスワードの禁止",
+                "Guessable passwords refused",
+            ),
+            evidence: g6,
+        },
+    ),
+    (
+        "G-7",
+        Drawn::Here {
+            refs: &["checklist-2-8"],
+            title: ("パスワードの使い回し禁止", "Password reuse prohibited"),
+            evidence: g7,
+        },
+    ),
+    (
+        "G-8",
+        Drawn::Here {
+            refs: &[],
+            title: ("アカウントロック", "Account lockout"),
+            evidence: g8,
+        },
+    ),
+    (
+        "G-9",
+        Drawn::Here {
+            refs: &["checklist-2-7"],
+            title: (
+                "定期変更の廃止（漏えい時のみ変更）",
+                "No periodic rotation; change on compromise",
+            ),
+            evidence: g9,
+        },
+    ),
+    ("G-10", Drawn::TwoFactor),
+    (
+        "G-11",
+        Drawn::Here {
+            refs: &[],
+            title: ("セッションの管理", "Sessions bounded"),
+            evidence: g11,
+        },
+    ),
+    (
+        "G-13",
+        Drawn::Here {
+            refs: &[],
+            title: ("非常時用アカウント", "Emergency (break-glass) accounts"),
+            evidence: g13,
+        },
+    ),
+    ("G-15", Drawn::Checklist("checklist-2-4")),
+    (
+        "G-16",
+        Drawn::Here {
+            refs: &["checklist-2-4"],
+            title: ("管理者権限の明確化", "Administrator rights identified"),
+            evidence: g16,
+        },
+    ),
+    ("G-17", Drawn::Checklist("checklist-2-5")),
+    (
+        "G-18",
+        Drawn::Here {
+            refs: &[],
+            title: ("保守要員の専用アカウント", "Vendor maintenance accounts"),
+            evidence: g18,
+        },
+    ),
+    (
+        "G-19",
+        Drawn::Here {
+            refs: &["G-2"],
+            title: (
+                "初期パスワードの変更",
+                "Initial passwords changed at first use",
+            ),
+            evidence: g19,
+        },
+    ),
+    (
+        "G-21",
+        Drawn::Here {
+            refs: &["checklist-2-6"],
+            title: (
+                "アクセスログの記録と確認",
+                "Access logs recorded and reviewed",
+            ),
+            evidence: g21,
+        },
+    ),
+    (
+        "G-22",
+        Drawn::Here {
+            refs: &["checklist-2-6"],
+            title: (
+                "ログの改ざん・削除の防止",
+                "Logs protected against tampering",
+            ),
+            evidence: g22,
+        },
+    ),
+    (
+        "G-23",
+        Drawn::Here {
+            refs: &["checklist-2-6"],
+            title: ("信頼できる時刻", "Trusted time in logs"),
+            evidence: g23,
+        },
+    ),
+    ("G-25", Drawn::Checklist("checklist-2-1")),
+    (
+        "G-26",
+        Drawn::Here {
+            refs: &[],
+            title: ("出荷時パスワードの変更", "No factory default passwords"),
+            evidence: g26,
+        },
+    ),
+    (
+        "G-27",
+        Drawn::Here {
+            refs: &[],
+            title: ("通信の保護と相互認証", "Protected channels"),
+            evidence: g27,
+        },
+    ),
+];
+
 /// Every requirement section, in the map's order.
 pub fn requirements(f: &Figures, ja: bool, extra: &Extra, checklist: &[Section]) -> Vec<Section> {
-    let same = |id: &str| checklist.iter().find(|s| s.id == id).cloned();
-    let mut out = vec![g1(f, ja), g2(f, ja), g3(f, ja), g4(f, ja)];
-    let mut g5 = Builder::new(ja);
-    length_evidence(&mut g5, f);
-    out.push(g5.requirement(
-        "G-5",
-        &["checklist-2-7"],
-        ("パスワードの桁数", "Password length"),
-    ));
-    out.push(g6(ja, extra.min_score, extra.blocklist_entries));
-    let mut g7 = Builder::new(ja);
-    reuse_evidence(&mut g7, f);
-    out.push(g7.requirement(
-        "G-7",
-        &["checklist-2-8"],
-        ("パスワードの使い回し禁止", "Password reuse prohibited"),
-    ));
-    out.push(g8(f, ja));
-    out.push(g9(f, ja));
-    out.push(super::sections::two_factor(f, ja, "G-10", REQ, "G-10"));
-    out.push(g11(f, ja));
-    out.push(g13(f, ja));
-    out.extend(same("checklist-2-4").map(|s| relabel(s, "G-15", &["checklist-2-4"])));
-    out.push(g16(f, ja));
-    out.extend(same("checklist-2-5").map(|s| relabel(s, "G-17", &["checklist-2-5"])));
-    out.push(g18(f, ja));
-    out.push(g19(f, ja));
-    out.push(g21(f, ja));
-    out.push(g22(f, ja));
-    out.push(g23(f, ja));
-    out.extend(same("checklist-2-1").map(|s| relabel(s, "G-25", &["checklist-2-1"])));
-    out.push(g26(f, ja));
-    out.push(g27(ja, &extra.public_url));
-    out
+    REQUIREMENTS
+        .iter()
+        .filter_map(|(id, drawn)| match drawn {
+            Drawn::Here {
+                refs,
+                title,
+                evidence,
+            } => {
+                let mut b = Builder::new(ja);
+                evidence(&mut b, f, extra);
+                Some(b.requirement(id, refs, *title))
+            }
+            Drawn::Checklist(item) => checklist
+                .iter()
+                .find(|s| s.id == *item)
+                .cloned()
+                .map(|s| relabel(s, id, &[item])),
+            Drawn::TwoFactor => Some(super::sections::two_factor(f, ja, id, REQ, id)),
+        })
+        .collect()
 }

@@ -5,9 +5,10 @@
 //! an outage) is an error status, which the module also treats as deny.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, header};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::app::AppState;
@@ -63,8 +64,8 @@ fn pam_origin(
 }
 
 /// What every request of the module names: the device it speaks for and where the sign-in
-/// comes from. Each module request goes through [`asking`] first.
-trait FromModule {
+/// comes from. Each module request is read as a [`Module`].
+pub trait FromModule {
     fn device(&self) -> &str;
     fn rhost(&self) -> Option<&str>;
     fn service(&self) -> &str;
@@ -88,24 +89,39 @@ macro_rules! from_module {
 
 from_module!(AuthenticateBody, DeviceFlowBody);
 
-/// The first step of every module request: the device it speaks for (its credential
-/// checked, refusals audited) and where the sign-in comes from.
-async fn asking(
-    state: &AppState,
-    client: &Client,
-    headers: &HeaderMap,
-    body: &impl FromModule,
-) -> Result<(Device, Origin), ApiError> {
-    let device = state
-        .devices
-        .authenticate(
-            body.device(),
-            bearer(headers).unwrap_or_default(),
-            client.origin.ip,
-        )
-        .await?;
-    let origin = pam_origin(state, client, &device, body.rhost(), body.service());
-    Ok((device, origin))
+/// A request of the module, its first step done: the body read, the device it speaks for
+/// (its credential checked, refusals audited) and where the sign-in comes from. Every
+/// handler of the module takes one, so none can skip the device's check.
+pub struct Module<B> {
+    device: Device,
+    origin: Origin,
+    body: B,
+}
+
+impl<B: FromModule + DeserializeOwned + Send> FromRequest<AppState> for Module<B> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let client = Client::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let AppJson(body) =
+            AppJson::<B>::from_request(Request::from_parts(parts, body), state).await?;
+        let device = state
+            .devices
+            .authenticate(
+                body.device(),
+                bearer(&headers).unwrap_or_default(),
+                client.origin.ip,
+            )
+            .await?;
+        let origin = pam_origin(state, &client, &device, body.rhost(), body.service());
+        Ok(Module {
+            device,
+            origin,
+            body,
+        })
+    }
 }
 
 /// The device credential from `Authorization: Bearer`.
@@ -118,11 +134,12 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 #[utoipa::path(post, path = "/api/v1/pam/authenticate", tag = "pam", security(("device" = [])), request_body = AuthenticateBody, responses((status = 200, description = "allow or deny, with the reason", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_authenticate(
     State(state): State<AppState>,
-    client: Client,
-    headers: HeaderMap,
-    AppJson(body): AppJson<AuthenticateBody>,
+    Module {
+        device,
+        origin,
+        body,
+    }: Module<AuthenticateBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (device, origin) = asking(&state, &client, &headers, &body).await?;
     let outcome = state
         .login
         .pam_authenticate(
@@ -173,14 +190,15 @@ pub struct DeviceFlowBody {
 }
 
 /// `POST /api/v1/pam/device-flow`: a short code to approve on the portal.
-#[utoipa::path(post, path = "/api/v1/pam/device-flow", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "A code to approve on the portal", body = crate::http::openapi::schemas::DeviceFlowStart)))]
+#[utoipa::path(post, path = "/api/v1/pam/device-flow", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "A code to approve on the portal, or a deny at once", body = crate::http::openapi::schemas::DeviceFlowAnswer)))]
 pub async fn post_device_flow(
     State(state): State<AppState>,
-    client: Client,
-    headers: HeaderMap,
-    AppJson(body): AppJson<DeviceFlowBody>,
+    Module {
+        device,
+        origin,
+        body,
+    }: Module<DeviceFlowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (device, origin) = asking(&state, &client, &headers, &body).await?;
     let started = state
         .login
         .device_flow_start(&device, &body.user, &body.service, body.time, &origin)
@@ -203,11 +221,12 @@ pub async fn post_device_flow(
 #[utoipa::path(post, path = "/api/v1/pam/device-flow/poll", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "pending, or the final allow or deny", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_device_flow_poll(
     State(state): State<AppState>,
-    client: Client,
-    headers: HeaderMap,
-    AppJson(body): AppJson<DeviceFlowBody>,
+    Module {
+        device,
+        origin: _,
+        body,
+    }: Module<DeviceFlowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (device, _) = asking(&state, &client, &headers, &body).await?;
     let flow_id = body
         .flow_id
         .as_ref()
@@ -289,11 +308,12 @@ pub async fn post_deny(
 #[utoipa::path(post, path = "/api/v1/pam/break-glass", tag = "pam", security(("device" = [])), request_body = DeviceFlowBody, responses((status = 200, description = "Recorded", body = crate::http::openapi::schemas::PamAnswer)))]
 pub async fn post_break_glass(
     State(state): State<AppState>,
-    client: Client,
-    headers: HeaderMap,
-    AppJson(body): AppJson<DeviceFlowBody>,
+    Module {
+        device,
+        origin,
+        body,
+    }: Module<DeviceFlowBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (device, origin) = asking(&state, &client, &headers, &body).await?;
     let user: String = body.user.chars().take(64).collect();
     tracing::warn!(device = %device.name, user = %user, "break-glass account used");
     // The same event, alert and console banner as a web sign-in with a break-glass code.

@@ -216,8 +216,10 @@ pub struct PamAnswer {
     pub until: Option<String>,
     pub amr: Option<Vec<String>>,
     pub policy_ids: Option<Vec<String>>,
+    /// The audit row that records a break-glass use (`recorded`).
     pub seq: Option<i64>,
-    pub event: Option<String>,
+    /// The break-glass use's id, as the consoles list it (`recorded`).
+    pub event: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -229,6 +231,15 @@ pub struct DeviceFlowStart {
     pub interval: u64,
     pub expires_in: i64,
     pub expires_at: String,
+}
+
+/// A device flow started, or refused at once (the same deny as a sign-in: a locked
+/// account, a policy that forbids this device).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DeviceFlowAnswer {
+    Started(DeviceFlowStart),
+    Refused(PamAnswer),
 }
 
 #[derive(Debug, Serialize, ToSchema)]

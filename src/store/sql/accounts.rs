@@ -2,10 +2,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row as _;
 use sqlx::any::AnyRow;
-use uuid::Uuid;
 
+use super::cols::{Cols, invalid};
 use super::{SqlStore, locks, map_err};
 use crate::account::{Account, AccountId, FacilityId, Group, PersonId, Role, Username};
 use crate::clock::{from_millis, to_millis};
@@ -24,52 +23,28 @@ macro_rules! select_accounts {
     };
 }
 
-fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Invalid(format!("{what}: {e}"))
-}
-
-fn uuid_col(row: &AnyRow, col: &str) -> Result<Uuid, StoreError> {
-    let s: String = row.try_get(col).map_err(map_err)?;
-    Uuid::parse_str(&s).map_err(|e| invalid(col, e))
-}
-
 fn account_from_row(row: &AnyRow) -> Result<Account, StoreError> {
-    let get_s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
-    let get_opt_s = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
-    let get_opt_t = |c: &str| {
-        row.try_get::<Option<i64>, _>(c)
-            .map_err(map_err)
-            .map(|v| v.map(from_millis))
-    };
-    let roles: Vec<Role> =
-        serde_json::from_str(&get_s("roles")?).map_err(|e| invalid("roles", e))?;
-    let groups: Vec<Group> =
-        serde_json::from_str(&get_s("groups_json")?).map_err(|e| invalid("groups", e))?;
+    let c = Cols(row);
     Ok(Account {
-        id: AccountId(uuid_col(row, "id")?),
-        facility_id: FacilityId(get_s("facility_id")?),
-        username: Username::from_stored(get_s("username")?),
-        login_name: get_s("login_name")?,
-        display_name: get_s("display_name")?,
-        kana_name: get_opt_s("kana_name")?,
-        email: get_opt_s("email")?,
-        account_type: get_s("account_type")?
-            .parse()
-            .map_err(|e| invalid("account_type", e))?,
-        status: get_s("status")?.parse().map_err(|e| invalid("status", e))?,
-        roles,
-        groups,
-        person_id: PersonId(uuid_col(row, "person_id")?),
-        second_factor_required: row
-            .try_get::<i64, _>("second_factor_required")
-            .map_err(map_err)?
-            != 0,
-        created_at: from_millis(row.try_get("created_at").map_err(map_err)?),
-        updated_at: from_millis(row.try_get("updated_at").map_err(map_err)?),
-        last_login_at: get_opt_t("last_login_at")?,
-        password_set_at: get_opt_t("password_set_at")?,
-        expires_at: get_opt_t("expires_at")?,
-        created_by: get_s("created_by")?,
+        id: AccountId(c.uuid("id")?),
+        facility_id: FacilityId(c.text("facility_id")?),
+        username: Username::from_stored(c.text("username")?),
+        login_name: c.text("login_name")?,
+        display_name: c.text("display_name")?,
+        kana_name: c.opt_text("kana_name")?,
+        email: c.opt_text("email")?,
+        account_type: c.parsed("account_type", |s| s.parse().ok())?,
+        status: c.parsed("status", |s| s.parse().ok())?,
+        roles: c.json::<Vec<Role>>("roles")?,
+        groups: c.json::<Vec<Group>>("groups_json")?,
+        person_id: PersonId(c.uuid("person_id")?),
+        second_factor_required: c.flag("second_factor_required")?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+        last_login_at: c.opt_time("last_login_at")?,
+        password_set_at: c.opt_time("password_set_at")?,
+        expires_at: c.opt_time("expires_at")?,
+        created_by: c.text("created_by")?,
     })
 }
 

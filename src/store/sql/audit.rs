@@ -4,21 +4,22 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row as _;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
+use super::cols::Cols;
 use super::{Dialect, SqlStore, locks, map_err};
 use crate::account::FacilityId;
 use crate::audit::chain::{GENESIS, row_hash};
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditEvent, AuditRecord, EventKind, Outcome, PendingRecord, RideAlong};
-use crate::clock::{from_millis, to_millis};
+use crate::clock::to_millis;
 use crate::store::{AuditQuery, AuditStore, StoreError};
 
 fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
-    let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
-    let o = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
+    let c = Cols(row);
+    let s = |col: &str| c.text(col);
+    let o = |col: &str| c.opt_text(col);
     // Values the application never writes (an unknown kind, a malformed id) can only come from
     // tampering. They are replaced by placeholders, so the row's recomputed hash no longer
     // matches and `audit verify` names it, instead of one bad row hiding the whole log.
@@ -42,9 +43,9 @@ fn record_from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
         detail = serde_json::json!({ "undecodable": undecodable, "stored_detail": detail });
     }
     Ok(AuditRecord {
-        seq: row.try_get("seq").map_err(map_err)?,
+        seq: c.int("seq")?,
         event_id,
-        at: from_millis(row.try_get("at_ms").map_err(map_err)?),
+        at: c.time("at_ms")?,
         at_text: s("at")?,
         event: AuditEvent {
             facility_id: FacilityId(s("facility_id")?),

@@ -2,12 +2,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
+use super::cols::Cols;
 use super::{SqlStore, map_err};
 use crate::account::{AccountId, FacilityId};
-use crate::clock::{from_millis, to_millis};
+use crate::clock::to_millis;
 use crate::emergency::BreakGlassEvent;
 use crate::store::{BreakGlassStore, StoreError, WindowStore};
 use crate::vendor::{Window, WindowState};
@@ -20,36 +20,25 @@ macro_rules! select_windows {
     };
 }
 
-fn invalid(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Invalid(format!("{what}: {e}"))
-}
-
 fn window_from_row(row: &AnyRow) -> Result<Window, StoreError> {
-    let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
-    let t = |c: &str| row.try_get::<i64, _>(c).map_err(map_err).map(from_millis);
-    let state = s("state")?;
+    let c = Cols(row);
     Ok(Window {
-        id: s("id")?,
-        facility_id: FacilityId(s("facility_id")?),
-        account_id: AccountId(
-            uuid::Uuid::parse_str(&s("account_id")?).map_err(|e| invalid("account_id", e))?,
-        ),
-        system: s("system")?,
-        starts_at: t("starts_at")?,
-        ends_at: t("ends_at")?,
-        reason: s("reason")?,
-        approved_by: s("approved_by")?,
-        created_by: s("created_by")?,
-        created_at: t("created_at")?,
-        state: WindowState::parse(&state).ok_or_else(|| invalid("state", &state))?,
-        closed_at: row
-            .try_get::<Option<i64>, _>("closed_at")
-            .map_err(map_err)?
-            .map(from_millis),
-        closed_by: row.try_get("closed_by").map_err(map_err)?,
-        close_reason: row.try_get("close_reason").map_err(map_err)?,
-        opened_logged: row.try_get::<i64, _>("opened_logged").map_err(map_err)? != 0,
-        closed_logged: row.try_get::<i64, _>("closed_logged").map_err(map_err)? != 0,
+        id: c.text("id")?,
+        facility_id: FacilityId(c.text("facility_id")?),
+        account_id: AccountId(c.uuid("account_id")?),
+        system: c.text("system")?,
+        starts_at: c.time("starts_at")?,
+        ends_at: c.time("ends_at")?,
+        reason: c.text("reason")?,
+        approved_by: c.text("approved_by")?,
+        created_by: c.text("created_by")?,
+        created_at: c.time("created_at")?,
+        state: c.parsed("state", WindowState::parse)?,
+        closed_at: c.opt_time("closed_at")?,
+        closed_by: c.opt_text("closed_by")?,
+        close_reason: c.opt_text("close_reason")?,
+        opened_logged: c.flag("opened_logged")?,
+        closed_logged: c.flag("closed_logged")?,
     })
 }
 
@@ -191,27 +180,19 @@ impl WindowStore for SqlStore {
 }
 
 fn event_from_row(row: &AnyRow) -> Result<BreakGlassEvent, StoreError> {
-    let opt_t = |c: &str| {
-        row.try_get::<Option<i64>, _>(c)
-            .map_err(map_err)
-            .map(|v| v.map(from_millis))
-    };
-    let account: Option<String> = row.try_get("account_id").map_err(map_err)?;
+    let c = Cols(row);
     Ok(BreakGlassEvent {
-        id: row.try_get("id").map_err(map_err)?,
-        facility_id: FacilityId(row.try_get("facility_id").map_err(map_err)?),
-        account_id: account
-            .map(|a| uuid::Uuid::parse_str(&a).map(AccountId))
-            .transpose()
-            .map_err(|e| invalid("account_id", e))?,
-        username: row.try_get("username").map_err(map_err)?,
-        at: from_millis(row.try_get("at").map_err(map_err)?),
-        channel: row.try_get("channel").map_err(map_err)?,
-        device: row.try_get("device").map_err(map_err)?,
-        ip: row.try_get("ip").map_err(map_err)?,
-        acknowledged_at: opt_t("acknowledged_at")?,
-        acknowledged_by: row.try_get("acknowledged_by").map_err(map_err)?,
-        ack_reason: row.try_get("ack_reason").map_err(map_err)?,
+        id: c.int("id")?,
+        facility_id: FacilityId(c.text("facility_id")?),
+        account_id: c.opt_uuid("account_id")?.map(AccountId),
+        username: c.text("username")?,
+        at: c.time("at")?,
+        channel: c.text("channel")?,
+        device: c.opt_text("device")?,
+        ip: c.opt_text("ip")?,
+        acknowledged_at: c.opt_time("acknowledged_at")?,
+        acknowledged_by: c.opt_text("acknowledged_by")?,
+        ack_reason: c.opt_text("ack_reason")?,
     })
 }
 

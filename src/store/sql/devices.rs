@@ -1,49 +1,37 @@
 //! The device register in SQLite.
 
 use async_trait::async_trait;
-use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
+use super::cols::Cols;
 use super::{SqlStore, map_err};
 use crate::account::FacilityId;
-use crate::clock::{from_millis, to_millis};
+use crate::clock::to_millis;
 use crate::device::terminal::Binding;
 use crate::device::{Device, DeviceKind, DeviceStatus};
 use crate::store::{DeviceStore, StoreError};
 
 fn device_from_row(row: &AnyRow) -> Result<Device, StoreError> {
-    let s = |c: &str| row.try_get::<String, _>(c).map_err(map_err);
-    let opt = |c: &str| row.try_get::<Option<String>, _>(c).map_err(map_err);
-    let at = |c: &str| {
-        row.try_get::<Option<i64>, _>(c)
-            .map(|v| v.map(from_millis))
-            .map_err(map_err)
-    };
-    let id = s("id")?;
-    let kind = s("kind")?;
-    let status = s("status")?;
+    let c = Cols(row);
     Ok(Device {
-        id: uuid::Uuid::parse_str(&id)
-            .map_err(|e| StoreError::Invalid(format!("device {id}: {e}")))?,
-        facility_id: FacilityId(s("facility_id")?),
-        name: s("name")?,
-        kind: DeviceKind::parse(&kind)
-            .ok_or_else(|| StoreError::Invalid(format!("device {id}: kind `{kind}`")))?,
-        location: s("location")?,
-        owner: s("owner")?,
-        registered_by: s("registered_by")?,
-        status: DeviceStatus::parse(&status)
-            .ok_or_else(|| StoreError::Invalid(format!("device {id}: status `{status}`")))?,
-        credential_hash: s("credential_hash")?,
-        credential_rotated_at: from_millis(row.try_get("credential_rotated_at").map_err(map_err)?),
-        created_at: from_millis(row.try_get("created_at").map_err(map_err)?),
-        last_seen_at: at("last_seen_at")?,
+        id: c.uuid("id")?,
+        facility_id: FacilityId(c.text("facility_id")?),
+        name: c.text("name")?,
+        kind: c.parsed("kind", DeviceKind::parse)?,
+        location: c.text("location")?,
+        owner: c.text("owner")?,
+        registered_by: c.text("registered_by")?,
+        status: c.parsed("status", DeviceStatus::parse)?,
+        credential_hash: c.text("credential_hash")?,
+        credential_rotated_at: c.time("credential_rotated_at")?,
+        created_at: c.time("created_at")?,
+        last_seen_at: c.opt_time("last_seen_at")?,
         terminal: Binding {
-            enrol_hash: opt("enrol_hash")?,
-            enrol_expires_at: at("enrol_expires_at")?,
-            browser_hash: opt("browser_hash")?,
-            browser_prev_hash: opt("browser_prev_hash")?,
-            browser_rotated_at: at("browser_rotated_at")?,
+            enrol_hash: c.opt_text("enrol_hash")?,
+            enrol_expires_at: c.opt_time("enrol_expires_at")?,
+            browser_hash: c.opt_text("browser_hash")?,
+            browser_prev_hash: c.opt_text("browser_prev_hash")?,
+            browser_rotated_at: c.opt_time("browser_rotated_at")?,
         },
     })
 }

@@ -8,6 +8,7 @@
 mod accounts;
 mod audit;
 mod classes;
+mod cols;
 mod devices;
 mod factors;
 pub mod postgres;

@@ -25,6 +25,9 @@ use sqlx::{AnyPool, AssertSqlSafe, ConnectOptions as _, Connection as _, Executo
 
 use super::{StoreError, StoreHealth};
 
+// The two migration sets repeat each other's tables on purpose: the dialects differ (types,
+// triggers, identity columns), and an applied migration is never edited, since sqlx checks
+// each one's checksum. A new table is written once for each dialect.
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("src/store/migrations_pg");
 

@@ -25,8 +25,13 @@ pub struct Admin(std::sync::Arc<SessionRecord>);
 impl Admin {
     /// The audit log's actor for what this administrator does.
     pub(crate) fn actor(&self) -> String {
-        format!("account:{}", self.0.username)
+        actor(&self.0)
     }
+}
+
+/// The audit log's actor for an administrator's session, in the API and the console alike.
+pub(crate) fn actor(s: &SessionRecord) -> String {
+    format!("account:{}", s.username)
 }
 
 impl axum::extract::FromRequestParts<AppState> for Admin {

@@ -70,7 +70,7 @@ pub struct Console {
 impl Console {
     /// The audit log's actor for what this administrator does.
     pub(super) fn actor(&self) -> String {
-        format!("account:{}", self.session.username)
+        crate::http::api::admin::actor(&self.session)
     }
 
     /// A message in the page's language, escaped for HTML.
